@@ -1,0 +1,266 @@
+import { createReadStream } from "node:fs";
+import { Transform, type Readable } from "node:stream";
+import type { z } from "zod";
+import { CliError, ExitCode } from "../errors.js";
+import { ApiError, ApiShapeError, NetworkError } from "./errors.js";
+import { Http, type HttpOptions, type HttpResponse } from "./http.js";
+import {
+  JobListResponseSchema,
+  JobResponseSchema,
+  type Job,
+  type JobType,
+  type Problem,
+} from "./schemas.js";
+
+export interface CreateJobInput {
+  type: JobType;
+  name?: string;
+  resumable?: boolean;
+}
+
+/** A byte range of an ID file to upload (a whole file, or one part of a split input). */
+export interface UploadSource {
+  path: string;
+  start: number;
+  /** Exclusive. */
+  end: number;
+}
+
+export interface UploadOptions {
+  signal?: AbortSignal;
+  onProgress?: (bytesSent: number, totalBytes: number) => void;
+  /** A resumable session URI from an earlier, interrupted run of the same upload. */
+  sessionUri?: string;
+  /** Told the session URI as soon as it exists, so a later run can resume it. */
+  onSession?: (sessionUri: string) => void;
+}
+
+/**
+ * Non-final chunks of a resumable upload must be multiples of 256 KiB (API-FACTS §3.2); 8 MiB
+ * keeps round trips few while bounding what a dropped connection costs.
+ */
+export const RESUMABLE_CHUNK = 32 * 256 * 1024;
+
+/** The typed X API v2 batch-compliance client: the only caller of the HTTP layer. */
+export class ComplianceApi {
+  readonly http: Http;
+  readonly apiUrl: string;
+
+  constructor(apiUrl: string, httpOptions: HttpOptions) {
+    this.apiUrl = apiUrl;
+    this.http = new Http(httpOptions);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  private url(path: string, query?: Record<string, string | undefined>): string {
+    const u = new URL(this.apiUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  async createJob(input: CreateJobInput, signal?: AbortSignal): Promise<Job> {
+    const body = JSON.stringify({
+      type: input.type,
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.resumable ? { resumable: true } : {}),
+    });
+    const what = `create a ${input.type} job`;
+    const { body: json } = await this.http.json({
+      method: "POST",
+      url: this.url("/2/compliance/jobs"),
+      what,
+      headers: { "content-type": "application/json" },
+      body: () => body,
+      signal,
+    });
+    return parse(JobResponseSchema, json, what, "POST /2/compliance/jobs").data;
+  }
+
+  async getJob(id: string, signal?: AbortSignal): Promise<Job> {
+    const what = `get job ${id}`;
+    const url = this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`);
+    const { response, body } = await this.http.json({ method: "GET", url, what, signal });
+    // An unknown id answers 200 with `errors` and no `data` (as other v2 lookups do).
+    const errors = (body as { data?: unknown; errors?: Problem[] }).errors;
+    if ((body as { data?: unknown }).data === undefined && errors?.length) {
+      throw new ApiError({ status: response.status === 200 ? 404 : response.status, method: "GET", url, what, problem: errors[0] });
+    }
+    return parse(JobResponseSchema, body, what, "GET /2/compliance/jobs/:id").data;
+  }
+
+  async listJobs(type: JobType, status?: string, signal?: AbortSignal): Promise<Job[]> {
+    const what = `list ${type} jobs`;
+    const { body } = await this.http.json({
+      method: "GET",
+      url: this.url("/2/compliance/jobs", { type, status }),
+      what,
+      signal,
+    });
+    return parse(JobListResponseSchema, body, what, "GET /2/compliance/jobs").data ?? [];
+  }
+
+  /** `DELETE /2/compliance/jobs/:id`, which only the newer API offers. */
+  async cancelJob(id: string, signal?: AbortSignal): Promise<void> {
+    const what = `cancel job ${id}`;
+    try {
+      await this.http.send({ method: "DELETE", url: this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`), what, signal });
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
+        throw new CancelUnsupportedError(id, err.status);
+      }
+      throw err;
+    }
+  }
+
+  /** Uploads one byte range of an ID file to the job's upload URL, whichever flow it uses. */
+  async uploadIds(job: Job, source: UploadSource, opts: UploadOptions = {}): Promise<void> {
+    const onApi = this.http.isApiOrigin(job.upload_url);
+    if (job.resumable && !onApi) return this.uploadResumable(job, source, opts);
+    const total = source.end - source.start;
+    await this.http.send({
+      method: "PUT",
+      url: job.upload_url,
+      what: `upload IDs for job ${job.id}`,
+      // The content type is part of the URL's V4 signature and chunked encoding is refused, so
+      // both are set exactly (API-FACTS §3.1); undici would otherwise add `;charset=UTF-8`.
+      headers: { "content-type": "text/plain", "content-length": String(total) },
+      body: () => readRange(source, 0, opts.onProgress),
+      signal: opts.signal,
+    });
+  }
+
+  /**
+   * The storage resumable protocol (API-FACTS §3.2): start a session, PUT chunks of n×256 KiB with
+   * Content-Range, follow 308 + Range, and after a failure ask the session where it stands.
+   */
+  private async uploadResumable(job: Job, source: UploadSource, opts: UploadOptions): Promise<void> {
+    const total = source.end - source.start;
+    const what = `upload IDs for job ${job.id}`;
+    let session = opts.sessionUri;
+    if (!session) {
+      const started = await this.http.send({
+        method: "POST-SESSION",
+        url: job.upload_url,
+        what: `start a resumable upload for job ${job.id}`,
+        headers: { "content-type": "text/plain", "content-length": "0", "x-goog-resumable": "start" },
+        body: () => "",
+        signal: opts.signal,
+      });
+      const location = started.header("location");
+      await started.body.dump();
+      if (!location) throw new ApiShapeError(`start a resumable upload for job ${job.id}`, "no Location header");
+      session = new URL(location, job.upload_url).toString();
+      opts.onSession?.(session);
+    }
+
+    let offset = session === opts.sessionUri ? await this.querySession(session, total, what, opts.signal) : 0;
+    let failures = 0;
+    while (offset < total) {
+      const end = Math.min(total, offset + RESUMABLE_CHUNK);
+      const range = `bytes ${offset}-${end - 1}/${total}`;
+      try {
+        const res = await this.http.send({
+          method: "PUT",
+          url: session,
+          what,
+          headers: { "content-length": String(end - offset), "content-range": range },
+          body: () => readRange(source, offset, opts.onProgress, end),
+          accept: [308],
+          signal: opts.signal,
+          maxAttempts: 1,
+        });
+        offset = res.status === 308 ? persistedFrom(res) : total;
+        failures = 0;
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        const transient = err instanceof NetworkError || (err instanceof ApiError && err.exitCode === ExitCode.transient);
+        if (!transient || ++failures >= 5) throw err;
+        // Where does the session stand? Resume from the last persisted byte.
+        offset = await this.querySession(session, total, what, opts.signal);
+      }
+    }
+  }
+
+  /** `PUT session` with `Content-Range: bytes *\/total`: 308 + Range = partial, 200/201 = done. */
+  private async querySession(session: string, total: number, what: string, signal?: AbortSignal): Promise<number> {
+    const res = await this.http.send({
+      method: "PUT",
+      url: session,
+      what,
+      headers: { "content-length": "0", "content-range": `bytes */${total}` },
+      body: () => "",
+      accept: [308],
+      signal,
+    });
+    return res.status === 308 ? persistedFrom(res) : total;
+  }
+
+  /** Opens the results for reading, from `offset` on (HTTP Range) to resume a cut download. */
+  async openResults(job: Job, offset: number, signal?: AbortSignal): Promise<{ response: HttpResponse; resumed: boolean; total?: number }> {
+    const response = await this.http.send({
+      method: "GET",
+      url: job.download_url,
+      what: `download the results of job ${job.id}`,
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      stream: true,
+      signal,
+    });
+    const resumed = offset > 0 && response.status === 206;
+    const length = Number(response.header("content-length"));
+    const total = Number.isFinite(length) ? (resumed ? offset + length : length) : undefined;
+    return { response, resumed, total };
+  }
+}
+
+export class CancelUnsupportedError extends CliError {
+  constructor(id: string, status: number) {
+    super(
+      `this API does not support cancelling jobs (${status} on DELETE /2/compliance/jobs/${id}); the job stays as it is and ends on its own (an unused upload expires after 15 minutes).`,
+      ExitCode.refused,
+    );
+  }
+}
+
+/** `Range: bytes=0-N` on a 308 → next offset N+1; no Range → nothing persisted (restart at 0). */
+function persistedFrom(res: HttpResponse): number {
+  const m = /bytes=0-(\d+)/.exec(res.header("range") ?? "");
+  return m ? Number(m[1]) + 1 : 0;
+}
+
+function readRange(
+  source: UploadSource,
+  from: number,
+  onProgress?: (sent: number, total: number) => void,
+  to?: number,
+): Readable {
+  const total = source.end - source.start;
+  const end = to ?? total;
+  const stream = createReadStream(source.path, {
+    start: source.start + from,
+    end: source.start + end - 1,
+    highWaterMark: 1024 * 1024,
+  });
+  if (!onProgress) return stream;
+  let sent = from;
+  onProgress(sent, total);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      sent += chunk.length;
+      onProgress(sent, total);
+      cb(null, chunk);
+    },
+  });
+  stream.on("error", (err) => counter.destroy(err));
+  return stream.pipe(counter);
+}
+
+function parse<T extends z.ZodType>(schema: T, body: unknown, what: string, endpoint: string): z.infer<T> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.join(".") || "(root)";
+  throw new ApiShapeError(`${endpoint} (${what})`, `${path}: ${issue?.message ?? "invalid"}`);
+}

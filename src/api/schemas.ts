@@ -1,0 +1,91 @@
+import { z } from "zod";
+
+// Shapes follow shared/reference/API-FACTS.md: validate against the v2.166 job shape, but
+// let unknown keys through (the API adds fields such as `resumable` before the spec does),
+// keep `name`, `resumable`, `meta` and `error` optional, and accept timestamps with `Z` or an
+// offset (jobs use `.000Z`, user results use `+00:00`).
+
+const Timestamp = z.iso.datetime({ offset: true });
+/** Post and user IDs are 1–19 digit strings (`^[0-9]{1,19}$` in the spec); never numbers. */
+export const IdString = z.string().regex(/^[0-9]{1,19}$/, "expected a 1–19 digit ID");
+
+export const JOB_TYPES = ["tweets", "users"] as const;
+export const JobTypeSchema = z.enum(JOB_TYPES);
+export type JobType = z.infer<typeof JobTypeSchema>;
+
+export const JOB_STATUSES = ["created", "in_progress", "complete", "failed", "expired"] as const;
+export type KnownJobStatus = (typeof JOB_STATUSES)[number];
+/** Terminal for polling: `complete`, `failed`, `expired` (API-FACTS §1.5). */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["complete", "failed", "expired"]);
+
+export const JobSchema = z.looseObject({
+  id: IdString,
+  type: JobTypeSchema,
+  // An open string: a status this client does not know yet is shown, not rejected.
+  status: z.string().min(1),
+  name: z.string().optional(),
+  resumable: z.boolean().optional(),
+  created_at: Timestamp,
+  upload_url: z.url(),
+  upload_expires_at: Timestamp,
+  download_url: z.url(),
+  download_expires_at: Timestamp,
+  // Not in any spec, but read by twarc, tweepy and node-twitter-api-v2 for failed jobs.
+  error: z.string().optional(),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+export const ProblemSchema = z.looseObject({
+  type: z.string().optional(),
+  title: z.string().optional(),
+  detail: z.string().optional(),
+  status: z.number().optional(),
+  reason: z.string().optional(),
+  registration_url: z.string().optional(),
+});
+export type Problem = z.infer<typeof ProblemSchema>;
+
+/** Legacy `{code, message}` errors are still in the spec's `default` response. */
+export const LegacyErrorSchema = z.looseObject({ code: z.number(), message: z.string() });
+
+export const JobResponseSchema = z.looseObject({
+  data: JobSchema,
+  errors: z.array(ProblemSchema).optional(),
+});
+
+// `data` has minItems 1 in the spec, so an empty list may come back without it (twarc guards
+// for `{}`), and `meta` is absent in 2021 recordings.
+export const JobListResponseSchema = z.looseObject({
+  data: z.array(JobSchema).optional(),
+  meta: z.looseObject({ result_count: z.number().optional() }).optional(),
+  errors: z.array(ProblemSchema).optional(),
+});
+
+/**
+ * One compliance event. `action` and `reason` are open strings: `delete` is the only action ever
+ * recorded, the API-origin flow adds `rehydrate` and `scrub_geo`, and the 2026 docs add the
+ * `bounced` reason. `redacted_at` is optional and may be null; `deleted_at` is its newer alias.
+ */
+export const ResultEventSchema = z.looseObject({
+  id: IdString,
+  action: z.string().min(1),
+  reason: z.string().optional(),
+  created_at: Timestamp.optional(),
+  redacted_at: Timestamp.nullish(),
+  deleted_at: Timestamp.nullish(),
+});
+export type ResultEvent = z.infer<typeof ResultEventSchema>;
+
+/** The API-origin flow may report an ID it could not check: `{"id":"…","error":"invalid_id"}`. */
+export const ResultErrorSchema = z.looseObject({
+  id: z.string(),
+  error: z.string().min(1),
+});
+export type ResultError = z.infer<typeof ResultErrorSchema>;
+
+export const ResultLineSchema = z.union([ResultEventSchema, ResultErrorSchema]);
+export type ResultLine = z.infer<typeof ResultLineSchema>;
+
+export function isResultError(line: ResultLine): line is ResultError {
+  return typeof (line as { error?: unknown }).error === "string" && !("action" in line);
+}

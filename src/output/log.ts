@@ -1,0 +1,91 @@
+import { Chalk, type ChalkInstance } from "chalk";
+import type { Ora } from "ora";
+import type { TerminalPolicy } from "./terminal.js";
+
+/**
+ * Everything that goes to stderr: progress, notes, warnings, debug lines. Three behaviours, chosen
+ * once from the terminal policy: a spinner on a TTY; one plain timestamped line per change off a
+ * TTY (cron logs), with a heartbeat while waiting; nothing but errors under --quiet.
+ */
+export interface Log {
+  readonly paint: ChalkInstance;
+  readonly fancy: boolean;
+  /** A milestone ("job 146… is in_progress"): always shown unless --quiet. */
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+  /** A frequently updated status (bytes uploaded, waiting): spinner text, or a throttled line. */
+  progress(message: string): void;
+  /** Ends any spinner, leaving the last milestone visible. */
+  done(): void;
+}
+
+export interface LogOptions {
+  policy: TerminalPolicy;
+  stderr: NodeJS.WritableStream;
+  /** Off a TTY, repeat a progress line at most this often (ms); default 60 s. */
+  heartbeatMs?: number;
+  now?: () => number;
+}
+
+export function createLog(opts: LogOptions): Log {
+  const { policy, stderr } = opts;
+  const now = opts.now ?? Date.now;
+  const paint = new Chalk({ level: policy.fancy ? 1 : 0 });
+  const heartbeatMs = opts.heartbeatMs ?? 60_000;
+  let spinner: Ora | undefined;
+  let spinnerLoading: Promise<void> | undefined;
+  let pendingText: string | undefined;
+  let lastProgressAt = 0;
+
+  const stamp = () => (policy.fancy ? "" : `${new Date(now()).toISOString().replace(/\.\d+Z$/, "Z")} `);
+  const line = (text: string) => {
+    if (spinner?.isSpinning) spinner.clear();
+    stderr.write(`${stamp()}${text}\n`);
+    if (spinner?.isSpinning) spinner.render();
+  };
+
+  const startSpinner = (text: string) => {
+    pendingText = text;
+    if (spinner) {
+      spinner.text = text;
+      if (!spinner.isSpinning) spinner.start();
+      return;
+    }
+    // ora is loaded only when a spinner is really shown, keeping start-up fast.
+    spinnerLoading ??= import("ora").then(({ default: ora }) => {
+      spinner = ora({ text: pendingText ?? "", stream: stderr, discardStdin: false });
+      if (pendingText !== undefined) spinner.start();
+    });
+  };
+
+  return {
+    paint,
+    fancy: policy.fancy,
+    info(message) {
+      if (policy.quiet) return;
+      lastProgressAt = now();
+      line(message);
+    },
+    warn(message) {
+      if (policy.quiet) return;
+      line(`${paint.yellow("warning:")} ${message}`);
+    },
+    debug(message) {
+      if (!policy.verbose) return;
+      line(paint.dim(`debug: ${message}`));
+    },
+    progress(message) {
+      if (policy.quiet) return;
+      if (policy.fancy) return startSpinner(message);
+      const t = now();
+      if (t - lastProgressAt < heartbeatMs) return;
+      lastProgressAt = t;
+      line(message);
+    },
+    done() {
+      pendingText = undefined;
+      if (spinner?.isSpinning) spinner.stop();
+    },
+  };
+}

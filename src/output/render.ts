@@ -1,0 +1,129 @@
+import type { Job } from "../api/schemas.js";
+import type { ResultStats } from "../io/results.js";
+
+// Human tables and --json documents. The JSON shapes are a stable interface (README documents
+// them); human wording may change.
+
+const COLUMNS: Array<[string, (j: Job) => string]> = [
+  ["ID", (j) => j.id],
+  ["TYPE", (j) => j.type],
+  ["NAME", (j) => j.name ?? "-"],
+  ["STATUS", (j) => j.status],
+  ["CREATED", (j) => shortTime(j.created_at)],
+  ["UPLOAD BY", (j) => shortTime(j.upload_expires_at)],
+  ["DOWNLOAD BY", (j) => shortTime(j.download_expires_at)],
+];
+
+function shortTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace(/:\d\d\.\d+Z$/, "Z").replace("T", " ");
+}
+
+export function jobTable(jobs: Job[]): string {
+  if (jobs.length === 0) return "";
+  const rows = [COLUMNS.map(([h]) => h), ...jobs.map((j) => COLUMNS.map(([, f]) => f(j)))];
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n") + "\n";
+}
+
+export function jobDetails(job: Job): string {
+  const lines: Array<[string, string | undefined]> = [
+    ["id", job.id],
+    ["type", job.type],
+    ["name", job.name],
+    ["status", job.status],
+    ["error", job.error],
+    ["resumable", job.resumable === undefined ? undefined : String(job.resumable)],
+    ["created", job.created_at],
+    ["upload by", job.upload_expires_at],
+    ["download by", job.download_expires_at],
+  ];
+  return lines
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k.padEnd(12)}${v}`)
+    .join("\n") + "\n";
+}
+
+export interface RunSummary {
+  jobs: Array<{ id: string; type: string; name?: string; status: string; ids: number }>;
+  results_file: string;
+  ids_checked: number;
+  ids_needing_action: number;
+  ids_without_action: number;
+  duplicates: number;
+  by_action: Record<string, number>;
+  by_reason: Record<string, number>;
+  errors: Record<string, number>;
+  result_bytes: number;
+}
+
+export function summaryFrom(
+  jobs: RunSummary["jobs"],
+  resultsFile: string,
+  idsChecked: number,
+  duplicates: number,
+  stats: ResultStats,
+): RunSummary {
+  return {
+    jobs,
+    results_file: resultsFile,
+    ids_checked: idsChecked,
+    ids_needing_action: stats.events,
+    ids_without_action: Math.max(0, idsChecked - stats.events - stats.errors),
+    duplicates,
+    by_action: sortCounts(stats.byAction),
+    by_reason: sortCounts(stats.byReason),
+    errors: sortCounts(stats.byError),
+    result_bytes: stats.bytes,
+  };
+}
+
+function sortCounts(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
+export function countsTable(title: string, counts: Record<string, number>): string {
+  const entries = Object.entries(counts);
+  if (entries.length === 0) return "";
+  const width = Math.max(...entries.map(([k]) => k.length));
+  return `${title}\n${entries.map(([k, v]) => `  ${k.padEnd(width)}  ${fmt(v)}`).join("\n")}\n`;
+}
+
+export function summaryText(s: RunSummary): string {
+  const jobs = s.jobs.map((j) => j.id).join(", ");
+  let out = `summary (job${s.jobs.length > 1 ? "s" : ""} ${jobs}, results in ${s.results_file})\n`;
+  out += `  IDs checked          ${fmt(s.ids_checked)}\n`;
+  out += `  IDs needing action   ${fmt(s.ids_needing_action)}\n`;
+  out += `  IDs with no action   ${fmt(s.ids_without_action)}\n`;
+  if (s.duplicates) out += `  duplicate IDs        ${fmt(s.duplicates)}\n`;
+  out += countsTable("by action", s.by_action);
+  out += countsTable("by reason", s.by_reason);
+  out += countsTable("IDs the API could not check", s.errors);
+  return out;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** "12.3 MiB of 40.0 MiB, 85.1 MiB/s, ETA 3s" */
+export function transferText(done: number, total: number | undefined, startedAt: number, now: number): string {
+  const elapsed = Math.max(1, now - startedAt) / 1000;
+  const rate = done / elapsed;
+  let text = `${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ""}, ${formatBytes(rate)}/s`;
+  if (total && rate > 0 && done < total) text += `, ETA ${formatDuration(((total - done) / rate) * 1000)}`;
+  return text;
+}
