@@ -1,0 +1,344 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { loadEnv, resolveApiUrl, resolveToken, type Env, type GlobalFlags } from "./config.js";
+import type { Context } from "./context.js";
+import { CliError, EXIT_CODE_HELP, ExitCode, InterruptedError } from "./errors.js";
+import { createLog, type Log } from "./output/log.js";
+import { terminalPolicy } from "./output/terminal.js";
+import type { ComplianceApi } from "./api/client.js";
+import { registerDatasetCommands } from "./commands/dataset-commands.js";
+
+// Builds the commander program and turns every failure into one line and a documented exit code.
+// Command handlers live in commands/ and are imported lazily, so `--help` stays fast.
+
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+export type Handler<O> = (opts: O, ctx: Context) => Promise<void>;
+
+interface RunState {
+  controller: AbortController;
+  cleanups: Array<() => Promise<void> | void>;
+  log?: Log;
+}
+
+function seconds(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(`${name} must be a positive number of seconds, like 30 or 0.5.`);
+    }
+    return n;
+  };
+}
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+      throw new InvalidArgumentError(`${name} must be a positive whole number.`);
+    }
+    return n;
+  };
+}
+
+const typeOption = () => new Option("-t, --type <type>", "job type").choices(["tweets", "users"]);
+
+export function buildProgram(io: {
+  argv: string[];
+  env: Env;
+  cwd: string;
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  state: RunState;
+}): Command {
+  const { state } = io;
+  const program = new Command("compliant");
+
+  const makeContext = async (cmd: Command): Promise<Context> => {
+    const flags = cmd.optsWithGlobals() as GlobalFlags;
+    const env = loadEnv(io.cwd, io.env);
+    const log = createLog({ policy: terminalPolicy(flags, env, Boolean(io.stderr.isTTY)), stderr: io.stderr });
+    state.log = log;
+    let api: Promise<ComplianceApi> | undefined;
+    const ctx: Context = {
+      flags,
+      env,
+      cwd: io.cwd,
+      stdin: io.stdin,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      log,
+      signal: state.controller.signal,
+      api: () => (api ??= createApi(ctx, state)),
+    };
+    return ctx;
+  };
+
+  /** Commander action → lazily loaded handler with `{...options, args}` and a Context. */
+  const action =
+    <O>(load: () => Promise<Handler<O>>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const ctx = await makeContext(cmd);
+      const handler = await load();
+      await handler({ ...cmd.optsWithGlobals(), args: cmd.args } as O, ctx);
+    };
+
+  program
+    .name("compliant")
+    .description(
+      "Check stored Post and user IDs against the X API v2 batch compliance endpoints: create a job, upload IDs, wait, download the results, and apply them to your archive.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .option("--api-url <url>", "API base URL (default: $X_API_BASE_URL or https://api.x.com)")
+    .option("--token-file <path>", "read the bearer token from a file (- for stdin) instead of $X_BEARER_TOKEN/$BEARER_TOKEN")
+    .option("--emulator", "start the built-in local emulator for this run and talk to it (no real API calls)")
+    .option("--state-dir <dir>", "where `all` keeps resumable run state (default: $XDG_STATE_HOME/compliant)")
+    .option("--json", "print one JSON document on stdout instead of human output")
+    .option("-q, --quiet", "print only errors on stderr")
+    .option("-v, --verbose", "print redacted request logs on stderr")
+    .showHelpAfterError("(run compliant <command> --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s.startsWith("error:") ? `compliant: ${s.slice(7)}` : s),
+    })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  compliant all --emulator --type tweets --ids-file examples/tweet-ids.txt --results-file results.ndjson
+  compliant create --type users --name nightly
+  compliant upload nightly user-ids.txt
+  compliant status nightly --wait
+  compliant download nightly results.ndjson
+  compliant ids archive.jsonl | compliant all --type tweets --ids-file - --results-file results.ndjson
+  compliant apply --results results.ndjson archive.jsonl -o archive.clean.jsonl
+
+Configuration: X_BEARER_TOKEN (or BEARER_TOKEN), X_API_BASE_URL, XDG_STATE_HOME, NO_COLOR; a .env
+file in the working directory is read too (the real environment wins).
+
+${EXIT_CODE_HELP}
+`,
+    );
+
+  program
+    .command("create")
+    .description("create a compliance job and print it (its id first)")
+    .addOption(typeOption().makeOptionMandatory())
+    .option("-n, --name <name>", "a label for the job (at most 64 characters)")
+    .option("--resumable", "ask for a resumable upload URL (for very large or flaky uploads)")
+    .addHelpText("after", "\nExample:\n  job=$(compliant create --type tweets --name nightly) && compliant upload \"$job\" ids.txt\n")
+    .action(action(async () => (await import("./commands/create.js")).run));
+
+  program
+    .command("list")
+    .description("list recent jobs (both types unless --type is given)")
+    .addOption(typeOption())
+    .addOption(new Option("-s, --status <status>", "only jobs with this status").choices(["created", "in_progress", "complete", "failed", "expired"]))
+    .option("-n, --name <name>", "only jobs with this name")
+    .addHelpText("after", "\nExamples:\n  compliant list\n  compliant list --type users --status complete --json | jq -r '.[].id'\n")
+    .action(action(async () => (await import("./commands/list.js")).run));
+
+  program
+    .command("status")
+    .description("show one job; with --wait, poll until it is complete, failed or expired")
+    .argument("<job>", "job id, or job name (the newest job with that name)")
+    .option("-w, --wait", "poll until the job is complete, failed or expired (exit 6 if it failed or expired)")
+    .option("-i, --interval <seconds>", "seconds between polls with --wait", seconds("--interval"))
+    .option("--timeout <seconds>", "give up waiting after this many seconds (exit 7)", seconds("--timeout"))
+    .addHelpText("after", "\nExamples:\n  compliant status 1460694452490674183\n  compliant status nightly --wait --interval 60 --timeout 7200\n")
+    .action(action(async () => (await import("./commands/status.js")).run));
+
+  program
+    .command("upload")
+    .description("validate an ID file and upload it to a job created with `compliant create`")
+    .argument("<job>", "job id or name")
+    .argument("[ids-file]", "ID file (same as --ids-file)")
+    .option("-i, --ids-file <path>", "file of Post or user IDs, one per line (- for stdin)")
+    .option("--dedupe", "drop repeated IDs before uploading")
+    .addHelpText("after", "\nExamples:\n  compliant upload nightly ids.txt\n  sort -u ids.txt | compliant upload nightly -\n")
+    .action(action(async () => (await import("./commands/upload.js")).run));
+
+  program
+    .command("download")
+    .description("download a complete job's results (NDJSON) to a file or stdout")
+    .argument("<job>", "job id or name")
+    .argument("[results-file]", "where to write the results (same as --results-file)")
+    .option("-o, --results-file <path>", "results file, or - for stdout")
+    .option("-f, --force", "overwrite an existing results file")
+    .addHelpText("after", "\nExamples:\n  compliant download nightly results.ndjson\n  compliant download nightly - | jq -r 'select(.action==\"delete\") | .id'\n")
+    .action(action(async () => (await import("./commands/download.js")).run));
+
+  program
+    .command("all")
+    .description("create a job, upload IDs, wait, download the results and print a summary (safe to re-run: it resumes)")
+    .addOption(typeOption().makeOptionMandatory())
+    .option("-n, --name <name>", "a label for the job")
+    .option("-i, --ids-file <path>", "file of Post or user IDs, one per line (- for stdin)")
+    .option("-o, --results-file <path>", "where to write the NDJSON results (- for stdout)")
+    .option("--interval <seconds>", "seconds between status polls (default 30; 1 with --emulator)", seconds("--interval"))
+    .option("--timeout <seconds>", "stop waiting after this many seconds (exit 7; the next run resumes)", seconds("--timeout"))
+    .option("--dedupe", "drop repeated IDs before uploading")
+    .option("--max-ids-per-job <n>", "split larger inputs into sequential jobs (default: what fits in 128 MB)", positiveInt("--max-ids-per-job"))
+    .option("--resumable", "use resumable uploads")
+    .option("--wait-for-active", "if a job of this type is already active, wait for it to end, then go on")
+    .option("-f, --force", "overwrite an existing results file")
+    .option("--no-resume", "ignore saved state and start a new job")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  compliant all --type tweets --ids-file ids.txt --results-file results.ndjson
+  compliant all --emulator --type users --ids-file examples/user-ids.txt --results-file - | jq .
+  # crontab: every night at 03:17, resume-safe, plain timestamped log lines
+  17 3 * * * cd /data && compliant all --type tweets --name nightly -i ids.txt -o results.ndjson --force >>compliant.log 2>&1
+`,
+    )
+    .action(action(async () => (await import("./commands/all.js")).run));
+
+  program
+    .command("cancel")
+    .description("cancel a job (DELETE /2/compliance/jobs/:id, where the API supports it)")
+    .argument("<job>", "job id or name")
+    .action(action(async () => (await import("./commands/cancel.js")).run));
+
+  program
+    .command("emulator")
+    .description("run the local X compliance API emulator until interrupted; prints its URL and token")
+    .option("-p, --port <n>", "API port (default: a free port)", positiveInt("--port"))
+    .addOption(new Option("--flow <flow>", "upload/download URLs: signed storage URLs or API-origin byte paths").choices(["storage", "api"]).default("storage"))
+    .option("--polls <n>", "status polls before a job completes", positiveInt("--polls"), 1)
+    .addHelpText("after", "\nExample:\n  eval \"$(compliant emulator --port 8787 &)\"; compliant list --api-url http://127.0.0.1:8787\n")
+    .action(action(async () => (await import("./commands/emulator.js")).run));
+
+  registerDatasetCommands(program, action);
+  return program;
+}
+
+async function createApi(ctx: Context, state: RunState): Promise<ComplianceApi> {
+  const { ComplianceApi } = await import("./api/client.js");
+  let apiUrl: string;
+  let apiOrigin: string;
+  let token: string;
+  if (ctx.flags.emulator) {
+    const { startEmulator } = await import("./emulator/server.js");
+    const emu = await startEmulator({ pollsToComplete: 1 });
+    state.cleanups.push(() => emu.close());
+    ({ apiUrl, apiOrigin } = resolveApiUrl(emu.apiUrl, {}));
+    token = emu.token;
+    ctx.log.info(`using the built-in emulator at ${emu.apiUrl} (--emulator): no request goes to the real X API`);
+  } else {
+    ({ apiUrl, apiOrigin } = resolveApiUrl(ctx.flags.apiUrl, ctx.env));
+    token = (await resolveToken(ctx.flags, ctx.env, ctx.stdin)).token;
+  }
+  const api = new ComplianceApi(apiUrl, {
+    apiOrigin,
+    token,
+    userAgent: `compliant/${VERSION}`,
+    signal: ctx.signal,
+    debug: (m) => ctx.log.debug(m),
+    onRateLimit: ({ what, waitMs, resetAt }) =>
+      ctx.log.warn(`rate-limited while trying to ${what}; waiting ${Math.ceil(waitMs / 1000)} s until ${new Date(resetAt).toISOString().replace(/\.\d+Z$/, "Z")}`),
+    onRetry: ({ what, attempt, waitMs, reason }) =>
+      ctx.log.warn(`could not ${what} (${reason}); retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s`),
+  });
+  state.cleanups.push(() => api.close());
+  return api;
+}
+
+/** Runs the CLI and resolves to the exit code; never calls process.exit itself. */
+export async function main(io: {
+  argv: string[];
+  env: Env;
+  cwd: string;
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  state?: RunState;
+}): Promise<number> {
+  const state: RunState = io.state ?? { controller: new AbortController(), cleanups: [] };
+  const program = buildProgram({ ...io, state });
+  let code: number = ExitCode.ok;
+  try {
+    await program.parseAsync(io.argv, { from: "user" });
+    // A run that ended normally after a signal (e.g. the emulator) still reports the interruption.
+    const reason = state.controller.signal.reason as unknown;
+    if (reason instanceof InterruptedError) code = reason.exitCode;
+  } catch (err) {
+    code = report(err, io, state);
+  } finally {
+    state.log?.done();
+    for (const cleanup of state.cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Cleanup failures must not hide the real outcome.
+      }
+    }
+  }
+  return code;
+}
+
+function report(err: unknown, io: { stderr: NodeJS.WritableStream; argv: string[] }, state: RunState): number {
+  const verbose = io.argv.includes("-v") || io.argv.includes("--verbose");
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    // Commander already printed its message; usage errors exit 2, not commander's 1.
+    return ExitCode.usage;
+  }
+  const aborted = state.controller.signal.aborted ? (state.controller.signal.reason as unknown) : undefined;
+  const error = aborted instanceof InterruptedError && !(err instanceof CliError && err !== aborted) ? aborted : err;
+  state.log?.done();
+  if (error instanceof CliError) {
+    io.stderr.write(`compliant: ${error.message}\n`);
+    if (verbose && error.cause instanceof Error) io.stderr.write(`${error.cause.stack ?? error.cause.message}\n`);
+    return error.exitCode;
+  }
+  if (isAbort(error) && aborted instanceof InterruptedError) {
+    io.stderr.write(`compliant: ${aborted.message}\n`);
+    return aborted.exitCode;
+  }
+  const e = error as Error;
+  io.stderr.write(`compliant: internal error: ${e?.message ?? String(error)}\n`);
+  io.stderr.write(`This is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
+  if (verbose && e?.stack) io.stderr.write(`${e.stack}\n`);
+  return ExitCode.internal;
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as { name?: string })?.name === "AbortError" || err instanceof InterruptedError;
+}
+
+// Entry point when run as the binary (bin/compliant.js imports this module).
+const isEntry = process.argv[1] !== undefined && /compliant(\.js)?$/.test(process.argv[1]);
+if (isEntry) {
+  const state: RunState = { controller: new AbortController(), cleanups: [] };
+  let signals = 0;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => {
+    signals++;
+    if (signals > 1) process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+    state.controller.abort(new InterruptedError(signal));
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  // A closed stdout (e.g. `| head`) is not an error worth a stack trace.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+  });
+  main({
+    argv: process.argv.slice(2),
+    env: process.env,
+    cwd: process.cwd(),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    state,
+  }).then((code) => {
+    process.exitCode = code;
+    // Don't wait for stray handles (e.g. stdin) once the work is done.
+    setTimeout(() => process.exit(code), 50).unref();
+  });
+}

@@ -1,0 +1,318 @@
+import { rename } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
+import { ApiError, NetworkError } from "../api/errors.js";
+import type { Job, JobType } from "../api/schemas.js";
+import { resolveStateDir } from "../config.js";
+import type { Context } from "../context.js";
+import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
+import { partialPath } from "../io/download.js";
+import { emptyStats, mergeStats } from "../io/results.js";
+import type { PreparedIds } from "../io/ids.js";
+import { summaryFrom, summaryText } from "../output/render.js";
+import { waitForJob } from "../poll.js";
+import { runKey, StateStore, type PartState, type RunState } from "../state.js";
+import { checkName } from "./create.js";
+import { fetchResults } from "./download.js";
+import { checkResultsPath, displayPath, idsFileFrom, newestFirst, resultsFileFrom } from "./shared.js";
+import { assertComplete, defaultIntervalMs } from "./status.js";
+import { checkUploadable, uploadPart, validateIds } from "./upload.js";
+
+export interface AllOptions {
+  type: JobType;
+  name?: string;
+  idsFile?: string;
+  resultsFile?: string;
+  interval?: number;
+  timeout?: number;
+  dedupe?: boolean;
+  maxIdsPerJob?: number;
+  resumable?: boolean;
+  waitForActive?: boolean;
+  force?: boolean;
+  resume?: boolean;
+  json?: boolean;
+  emulator?: boolean;
+  stateDir?: string;
+}
+
+/**
+ * `compliant all`: validate → create → upload → poll → download → summary, for one job or for a
+ * split input's sequential jobs. Every step is recorded, so the same command run again resumes.
+ */
+export async function run(opts: AllOptions, ctx: Context): Promise<void> {
+  checkName(opts.name);
+  const resultsArg = resultsFileFrom(opts.resultsFile, undefined);
+  const idsArg = idsFileFrom(opts.idsFile, undefined);
+  // Preflight: nothing is created until the results path and the whole ID file are known good.
+  const target = await checkResultsPath(ctx.cwd, resultsArg, opts.force);
+  const ids = await validateIds(idsArg, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
+  let releaseLock: (() => Promise<void>) | undefined;
+  try {
+    const name = opts.name ?? `compliant-${ids.sha256.slice(0, 12)}`;
+    const store = new StateStore(resolveStateDir(opts.stateDir, ctx.env), runKey(opts.type, name, ids.sha256, opts.maxIdsPerJob));
+    releaseLock = await store.lock(`${opts.type} job ${JSON.stringify(name)} on ${ids.source}`);
+    const state = await loadOrStart(store, opts, ctx, { name, ids, target });
+    const api = await ctx.api();
+    const runner = new AllRun(api, ctx, opts, store, state, ids, target);
+    const stats = await runner.go();
+    await store.remove();
+    const summary = summaryFrom(
+      state.parts.map((p) => ({ id: p.jobId!, type: opts.type, name, status: "complete", ids: p.ids })),
+      displayPath(ctx.cwd, target),
+      ids.ids,
+      ids.duplicates,
+      stats,
+    );
+    if (opts.json && target !== "-") ctx.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else if (opts.json) ctx.stderr.write(`${JSON.stringify(summary)}\n`);
+    else if (!ctx.flags.quiet) ctx.stderr.write(summaryText(summary));
+  } finally {
+    await releaseLock?.();
+    await ids.cleanup();
+  }
+}
+
+async function loadOrStart(
+  store: StateStore,
+  opts: AllOptions,
+  ctx: Context,
+  run: { name: string; ids: PreparedIds; target: string },
+): Promise<RunState> {
+  const saved = opts.resume === false ? undefined : await store.load();
+  if (saved && saved.resultsFile === run.target && saved.parts.length === run.ids.parts.length) {
+    const jobs = saved.parts.filter((p) => p.jobId).map((p) => `${p.jobId} (${p.stage})`);
+    ctx.log.info(`resuming the earlier run from ${store.file}${jobs.length ? `: job ${jobs.join(", ")}` : ""}`);
+    return saved;
+  }
+  if (saved) ctx.log.warn(`ignoring saved state ${store.file}: it was for another results file or split`);
+  if (opts.resume === false) await store.remove();
+  const now = new Date().toISOString();
+  const state: RunState = {
+    version: 1,
+    key: store.key,
+    type: opts.type,
+    name: run.name,
+    idsSha256: run.ids.sha256,
+    resultsFile: run.target,
+    startedAt: now,
+    updatedAt: now,
+    parts: run.ids.parts.map((p) => ({ index: p.index, ids: p.ids, stage: "pending" })),
+  };
+  await store.save(state);
+  return state;
+}
+
+class AllRun {
+  private readonly deadline?: number;
+  private replacedExpired = false;
+
+  constructor(
+    private readonly api: ComplianceApi,
+    private readonly ctx: Context,
+    private readonly opts: AllOptions,
+    private readonly store: StateStore,
+    private readonly state: RunState,
+    private readonly ids: PreparedIds,
+    private readonly target: string,
+  ) {
+    this.deadline = opts.timeout !== undefined ? Date.now() + opts.timeout * 1000 : undefined;
+  }
+
+  private get resumeHint(): string {
+    return "run the same `compliant all` command again to resume";
+  }
+
+  async go() {
+    const total = emptyStats();
+    let base = 0;
+    try {
+      for (const part of this.state.parts) {
+        const label = this.state.parts.length > 1 ? ` (part ${part.index + 1} of ${this.state.parts.length})` : "";
+        if (part.stage !== "downloaded") await this.runPart(part, label, base);
+        const stats = await this.countPart(part, base);
+        mergeStats(total, stats);
+        base += part.resultBytes ?? 0;
+      }
+      if (this.target !== "-" && this.state.parts.length > 1) {
+        // Every part is in the .partial now; it becomes the results file in one rename.
+        await rename(partialPath(this.target), this.target);
+      }
+      return total;
+    } catch (err) {
+      this.explain(err);
+      throw err;
+    }
+  }
+
+  private async runPart(part: PartState, label: string, base: number): Promise<void> {
+    let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
+    if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
+      this.ctx.log.warn(`the earlier job ${job.id} ended ${job.status}${job.error ? ` (${job.error})` : ""}; starting a new job for these IDs`);
+      job = undefined;
+    }
+    if (!job) {
+      job = await this.createJob(label);
+      part.jobId = job.id;
+      part.stage = "created";
+      delete part.session;
+      await this.store.save(this.state);
+    }
+
+    if (job.status === "created" && part.stage !== "uploaded") {
+      job = await this.upload(job, part, label);
+    }
+
+    if (job.status !== "complete") {
+      job = await waitForJob(this.api, job.id, {
+        first: job,
+        intervalMs: defaultIntervalMs(this.opts.interval, this.opts.emulator),
+        timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
+        signal: this.ctx.signal,
+        resumeHint: "compliant all … (the same command)",
+        onPoll: (j, changed, next) => {
+          if (changed) this.ctx.log.info(`job ${j.id}${label} is ${j.status}`);
+          else this.ctx.log.progress(`job ${j.id}${label} is still ${j.status}${next ? `; next check in ${Math.round(next / 1000)} s` : ""}`);
+        },
+        onSlowDown: (ms) => this.ctx.log.debug(`polling every ${Math.round(ms / 1000)} s to stay within the rate limit`),
+      });
+      assertComplete(job);
+      part.stage = "complete";
+      await this.store.save(this.state);
+    }
+
+    const last = part.index === this.state.parts.length - 1;
+    const stats = await fetchResults(this.api, job, this.ctx, {
+      target: this.target,
+      force: this.opts.force,
+      baseOffset: base,
+      resumePartial: this.target !== "-",
+      finalize: last && this.state.parts.length === 1,
+      label: `downloading the results of job ${job.id}${label}`,
+    });
+    part.resultBytes = stats.bytes;
+    part.stage = "downloaded";
+    await this.store.save(this.state);
+  }
+
+  /** Results already on disk are counted from the file, so a resumed run reports every part. */
+  private async countPart(part: PartState, base: number) {
+    const { ResultParser } = await import("../io/results.js");
+    const { createReadStream } = await import("node:fs");
+    const parser = new ResultParser(`the results of job ${part.jobId}`);
+    if (this.target === "-" || !part.resultBytes) return parser.end();
+    const path = this.state.parts.length === 1 ? this.target : partialPath(this.target);
+    for await (const chunk of createReadStream(path, { start: base, end: base + part.resultBytes - 1 })) parser.push(chunk as Buffer);
+    return parser.end();
+  }
+
+  private async createJob(label: string): Promise<Job> {
+    const input = { type: this.opts.type, name: this.state.name, resumable: this.opts.resumable };
+    for (;;) {
+      const attemptStart = Date.now();
+      this.ctx.log.progress(`creating a ${this.opts.type} job${label}`);
+      try {
+        const job = await this.api.createJob(input, this.ctx.signal);
+        this.ctx.log.info(`created ${job.type} job ${job.id}${label} (name ${JSON.stringify(job.name ?? this.state.name)})`);
+        return job;
+      } catch (err) {
+        if (err instanceof ApiError && err.kind === "conflict") {
+          const active = await this.activeJob();
+          const which = active ? `job ${active.id}${active.name ? ` (${JSON.stringify(active.name)})` : ""}, ${active.status} since ${active.created_at}` : "another job";
+          if (!this.opts.waitForActive) {
+            throw new CliError(
+              `a ${this.opts.type} job is already active: ${which}; only one may run at a time, so wait for it (pass --wait-for-active to do that automatically) — this tool never cancels someone else's job.`,
+              ExitCode.refused,
+            );
+          }
+          this.ctx.log.info(`${which} is active; waiting for it to end (--wait-for-active)`);
+          if (active) {
+            await waitForJob(this.api, active.id, {
+              intervalMs: defaultIntervalMs(this.opts.interval, this.opts.emulator),
+              timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
+              signal: this.ctx.signal,
+              onPoll: (j, changed) => (changed ? this.ctx.log.info(`active job ${j.id} is ${j.status}`) : this.ctx.log.progress(`waiting for active job ${j.id}`)),
+            });
+          } else {
+            await sleep(defaultIntervalMs(this.opts.interval, this.opts.emulator), undefined, { signal: this.ctx.signal });
+          }
+          continue;
+        }
+        // The POST may have reached the API even though we saw no answer: adopt our job rather
+        // than create a second one (there is no idempotency key).
+        if (err instanceof NetworkError || (err instanceof ApiError && err.exitCode === ExitCode.transient)) {
+          const adopted = await this.findOurs(attemptStart).catch(() => undefined);
+          if (adopted) {
+            this.ctx.log.warn(`creating the job failed ambiguously, but job ${adopted.id} with our name was created just now; using it`);
+            return adopted;
+          }
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async activeJob(): Promise<Job | undefined> {
+    const [created, inProgress] = await Promise.all([
+      this.api.listJobs(this.opts.type, "created", this.ctx.signal),
+      this.api.listJobs(this.opts.type, "in_progress", this.ctx.signal),
+    ]);
+    return [...inProgress, ...created].sort(newestFirst)[0];
+  }
+
+  private async findOurs(since: number): Promise<Job | undefined> {
+    const jobs = await this.api.listJobs(this.opts.type, "created", this.ctx.signal);
+    // Allow for clock skew between this machine and the API.
+    return jobs
+      .filter((j) => j.name === this.state.name && Date.parse(j.created_at) >= since - 120_000)
+      .filter((j) => !this.state.parts.some((p) => p.jobId === j.id))
+      .sort(newestFirst)[0];
+  }
+
+  private async upload(job: Job, part: PartState, label: string): Promise<Job> {
+    const idPart = this.ids.parts[part.index]!;
+    for (;;) {
+      try {
+        checkUploadable(job, Date.now());
+        await uploadPart(this.api, job, this.ids, idPart, this.ctx, {
+          uri: part.session,
+          save: (uri) => {
+            part.session = uri;
+            void this.store.save(this.state);
+          },
+        });
+        part.stage = "uploaded";
+        delete part.session;
+        await this.store.save(this.state);
+        return { ...job, status: "in_progress" };
+      } catch (err) {
+        const expired =
+          (err instanceof ApiError && err.storage?.code === "ExpiredToken") ||
+          (err instanceof CliError && /upload URL of job \d+ expired/.test(err.message));
+        if (!expired || this.replacedExpired) throw err;
+        // The only remedy for an expired upload URL is a new job (API-FACTS §3.1); do it once.
+        this.replacedExpired = true;
+        this.ctx.log.warn(`the upload URL of job ${job.id} expired before the upload; replacing it with a new job`);
+        await this.api.cancelJob(job.id, this.ctx.signal).catch((e: unknown) => {
+          if (!(e instanceof CancelUnsupportedError)) this.ctx.log.warn(`could not cancel job ${job.id}: ${(e as Error).message}`);
+        });
+        job = await this.createJob(label);
+        part.jobId = job.id;
+        part.stage = "created";
+        delete part.session;
+        await this.store.save(this.state);
+      }
+    }
+  }
+
+  /** On the way out: say what is left behind and how to continue. */
+  private explain(err: unknown): void {
+    const jobs = this.state.parts.filter((p) => p.jobId && p.stage !== "downloaded").map((p) => p.jobId);
+    const job = jobs.length ? `job ${jobs.join(", ")} ` : "";
+    if (err instanceof InterruptedError || err instanceof TimeoutError || (err instanceof CliError && err.exitCode === ExitCode.transient)) {
+      this.ctx.log.info(`${job ? `${job}is left as it is; ` : ""}state kept in ${this.store.file}; ${this.resumeHint}`);
+    } else if (err instanceof CliError && err.exitCode === ExitCode.jobFailed) {
+      this.ctx.log.info(`state kept in ${this.store.file}; running the same command again starts a new job for these IDs`);
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import type { Context } from "../context.js";
+import { resolveJob } from "./shared.js";
+
+export interface CancelOptions {
+  args: string[];
+  json?: boolean;
+}
+
+/** `compliant cancel <job>`: DELETE /2/compliance/jobs/:id where the API offers it. */
+export async function run(opts: CancelOptions, ctx: Context): Promise<void> {
+  const api = await ctx.api();
+  const job = await resolveJob(ctx, api, opts.args[0]!);
+  await api.cancelJob(job.id, ctx.signal);
+  if (opts.json) ctx.stdout.write(`${JSON.stringify({ id: job.id, cancelled: true })}\n`);
+  else ctx.log.info(`cancelled job ${job.id}`);
+}

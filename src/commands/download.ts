@@ -1,0 +1,64 @@
+import type { ComplianceApi } from "../api/client.js";
+import type { Job } from "../api/schemas.js";
+import type { Context } from "../context.js";
+import { CliError, ExitCode } from "../errors.js";
+import { downloadResults, type DownloadOptions } from "../io/download.js";
+import type { ResultStats } from "../io/results.js";
+import { countsTable, transferText } from "../output/render.js";
+import { assertComplete } from "./status.js";
+import { checkResultsPath, displayPath, resolveJob, resultsFileFrom } from "./shared.js";
+
+export interface DownloadCommandOptions {
+  args: string[];
+  resultsFile?: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** `compliant download <job> <results-file|->`: streams, validates, and renames into place. */
+export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<void> {
+  const target = await checkResultsPath(ctx.cwd, resultsFileFrom(opts.resultsFile, opts.args[1]), opts.force);
+  const api = await ctx.api();
+  const job = await resolveJob(ctx, api, opts.args[0]!);
+  assertComplete(job);
+  if (job.status !== "complete") {
+    throw new CliError(`job ${job.id} is ${job.status}, so it has no results yet; run \`compliant status ${job.id} --wait\` first.`, ExitCode.refused);
+  }
+  const stats = await fetchResults(api, job, ctx, { target, force: opts.force });
+  if (opts.json && target !== "-") {
+    ctx.stdout.write(`${JSON.stringify({ id: job.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes })}\n`);
+  } else {
+    ctx.log.info(`${stats.events.toLocaleString("en-US")} IDs need action${stats.events ? "\n" + countsTable("by reason", stats.byReason).trimEnd() : ""}`);
+  }
+}
+
+export async function fetchResults(
+  api: ComplianceApi,
+  job: Job,
+  ctx: Context,
+  opts: Omit<DownloadOptions, "stdout" | "signal" | "onProgress" | "onResume"> & { label?: string },
+): Promise<ResultStats> {
+  warnIfExpiringSoon(job, ctx);
+  const started = Date.now();
+  const label = opts.label ?? `downloading the results of job ${job.id}`;
+  ctx.log.progress(label);
+  const stats = await downloadResults(api, job, {
+    ...opts,
+    stdout: ctx.stdout,
+    signal: ctx.signal,
+    onProgress: (bytes, total) => ctx.log.progress(`${label}: ${transferText(bytes, total, started, Date.now())}`),
+    onResume: (offset, why) => ctx.log.warn(`${why}; resuming the download of job ${job.id} at byte ${offset.toLocaleString("en-US")}`),
+  });
+  ctx.log.info(`downloaded ${stats.bytes.toLocaleString("en-US")} bytes of results for job ${job.id} to ${displayPath(ctx.cwd, opts.target)}`);
+  return stats;
+}
+
+/** Download URLs are fixed at creation and last 7 days from then (API-FACTS §2). */
+function warnIfExpiringSoon(job: Job, ctx: Context): void {
+  const left = Date.parse(job.download_expires_at) - Date.now();
+  if (left < 24 * 3600_000) {
+    ctx.log.warn(left <= 0
+      ? `the download URL of job ${job.id} expired at ${job.download_expires_at}; the download will probably be refused`
+      : `the download URL of job ${job.id} expires at ${job.download_expires_at}, in ${Math.round(left / 3600_000)} h`);
+  }
+}

@@ -1,0 +1,112 @@
+import { createHash } from "node:crypto";
+import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { CliError, ExitCode } from "./errors.js";
+
+// A small record per `all` run, so running the same command again after a crash, a kill or a
+// --timeout continues the existing job instead of creating another (one active job per type).
+
+export type PartStage = "pending" | "created" | "uploaded" | "complete" | "downloaded";
+
+export interface PartState {
+  index: number;
+  ids: number;
+  stage: PartStage;
+  jobId?: string;
+  /** A resumable upload session, so an interrupted upload continues. */
+  session?: string;
+  /** Bytes of this part's results in the .partial file, once downloaded. */
+  resultBytes?: number;
+}
+
+export interface RunState {
+  version: 1;
+  key: string;
+  type: string;
+  name: string;
+  idsSha256: string;
+  resultsFile: string;
+  startedAt: string;
+  updatedAt: string;
+  parts: PartState[];
+}
+
+/** Keyed by type, name and the ID file's content, as the issue asks. */
+export function runKey(type: string, name: string, idsSha256: string, maxIdsPerJob: number | undefined): string {
+  return createHash("sha256").update(`${type}\0${name}\0${idsSha256}\0${maxIdsPerJob ?? ""}`).digest("hex").slice(0, 24);
+}
+
+export class StateStore {
+  readonly file: string;
+  readonly lockFile: string;
+
+  constructor(
+    readonly dir: string,
+    readonly key: string,
+  ) {
+    this.file = join(dir, `${key}.json`);
+    this.lockFile = join(dir, `${key}.lock`);
+  }
+
+  async load(): Promise<RunState | undefined> {
+    try {
+      const parsed = JSON.parse(await readFile(this.file, "utf8")) as RunState;
+      return parsed.version === 1 && parsed.key === this.key ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Atomic: write a temp file, then rename over the old record. */
+  async save(state: RunState): Promise<void> {
+    state.updatedAt = new Date().toISOString();
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, this.file);
+  }
+
+  async remove(): Promise<void> {
+    await unlink(this.file).catch(() => undefined);
+  }
+
+  /**
+   * Takes the run's lock, refusing while another live process holds it. A lock whose process is
+   * gone (crash, kill -9, reboot) is stale and taken over.
+   */
+  async lock(describe: string): Promise<() => Promise<void>> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fh = await open(this.lockFile, "wx", 0o600);
+        await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+        await fh.close();
+        return async () => {
+          await unlink(this.lockFile).catch(() => undefined);
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const holder = await readFile(this.lockFile, "utf8").then((t) => JSON.parse(t) as { pid?: number; host?: string; started?: string }, () => undefined);
+      if (holder && holder.host === hostname() && typeof holder.pid === "number" && isAlive(holder.pid)) {
+        throw new CliError(
+          `another \`compliant all\` for ${describe} is already running (pid ${holder.pid}, since ${holder.started}); let it finish, or remove ${this.lockFile} if that process is gone.`,
+          ExitCode.transient,
+        );
+      }
+      // Stale (or unreadable) lock: take it over.
+      await unlink(this.lockFile).catch(() => undefined);
+    }
+    throw new CliError(`could not take the lock ${this.lockFile}; remove it if no other compliant run is active.`, ExitCode.transient);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
