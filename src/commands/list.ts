@@ -14,8 +14,13 @@ export interface ListOptions {
 export async function run(opts: ListOptions, ctx: Context): Promise<void> {
   const api = await ctx.api();
   const types = opts.type ? [opts.type] : [...JOB_TYPES];
-  const lists = await Promise.all(types.map((t) => api.listJobs(t, opts.status, ctx.signal)));
-  const jobs = lists.flat().filter((j) => opts.name === undefined || j.name === opts.name).sort(newestFirst);
+  // `expired` is a job status but not an accepted filter value (API-FACTS §1.2): filter it here.
+  const serverStatus = opts.status === "expired" ? undefined : opts.status;
+  const lists = await Promise.all(types.map((t) => api.listJobs(t, serverStatus, ctx.signal)));
+  const jobs = lists
+    .flat()
+    .filter((j) => (opts.name === undefined || j.name === opts.name) && (opts.status === undefined || j.status === opts.status))
+    .sort(newestFirst);
   if (opts.json) {
     ctx.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
     return;
