@@ -172,7 +172,8 @@ class AllRun {
         resumeHint: "compliant all … (the same command)",
         onPoll: (j, changed, next) => {
           if (changed) this.ctx.log.info(`job ${j.id}${label} is ${j.status}`);
-          else this.ctx.log.progress(`job ${j.id}${label} is still ${j.status}${next ? `; next check in ${Math.round(next / 1000)} s` : ""}`);
+          if (changed && next) this.ctx.log.progress(`waiting for job ${j.id}${label}; next check in ${Math.round(next / 1000)} s`);
+          else if (!changed) this.ctx.log.progress(`job ${j.id}${label} is still ${j.status}${next ? `; next check in ${Math.round(next / 1000)} s` : ""}`);
         },
         onSlowDown: (ms) => this.ctx.log.debug(`polling every ${Math.round(ms / 1000)} s to stay within the rate limit`),
       });

@@ -65,6 +65,9 @@ export function createLog(opts: LogOptions): Log {
     info(message) {
       if (policy.quiet) return;
       lastProgressAt = now();
+      // A milestone ends the current activity: the spinner restarts with the next progress text.
+      pendingText = undefined;
+      if (spinner?.isSpinning) spinner.stop();
       line(message);
     },
     warn(message) {
