@@ -150,6 +150,12 @@ export class IdSet {
     return this.hasKey(keyLo, keyHi);
   }
 
+  /** Calls fn(lo, hi) for every ID held (table order). */
+  forEachKey(fn: (lo: number, hi: number) => void): void {
+    const t = this.table;
+    for (let k = 0; k < t.length; k += 2) if (t[k + 1] !== 0) fn(t[k]!, t[k + 1]! - 1);
+  }
+
   /** Looks up the ID hi·2^32 + lo (both uint32; hi ≤ 2328306436). */
   hasKey(lo: number, hi: number): boolean {
     const t = this.table;
@@ -260,4 +266,74 @@ function rangeError(buf: Uint8Array, start: number, end: number): TypeError {
   const n = Math.max(0, Math.min(end - start, 40));
   const text = Buffer.from(buf.buffer, buf.byteOffset + start, n).toString("latin1");
   return new TypeError(`not an ID of 1–19 digits: ${JSON.stringify(text)}`);
+}
+
+// ---------------------------------------------------------------------------------
+// A fixed-size Bloom filter over the same keys, for counting repeats without keeping every
+// ID: "blocked" (all k bits of a key lie in one 64-byte cache line, so one miss per key).
+// No false negatives: a key added before always tests as "maybe seen".
+
+const BLOCK_WORDS = 16; // 16 × 32 bits = 512 bits = one cache line
+const FILTER_K = 6;
+
+export class IdFilter {
+  private readonly bits: Int32Array;
+  private readonly blockMask: number;
+  private scratch = new Int32Array(0);
+  private sink = 0;
+
+  /** @param bytes size of the filter, rounded down to a power of two (at least 64 bytes). */
+  constructor(bytes: number) {
+    let nBlocks = 1;
+    while (nBlocks * 2 * 64 <= bytes && nBlocks < 1 << 26) nBlocks *= 2;
+    this.bits = new Int32Array(nBlocks * BLOCK_WORDS);
+    this.blockMask = nBlocks - 1;
+  }
+
+  get byteLength(): number {
+    return this.bits.byteLength;
+  }
+
+  /**
+   * Adds n keys (lo[q], hi[q]); sets maybe[q] to 1 when key q tested as present before it was
+   * added (a repeat, or a false positive), else 0. Returns how many were "maybe".
+   */
+  addKeys(lo: Uint32Array, hi: Uint32Array, n: number, maybe: Uint8Array): number {
+    const bits = this.bits;
+    const blockMask = this.blockMask;
+    if (this.scratch.length < 2 * n) this.scratch = new Int32Array(2 * n);
+    const sc = this.scratch;
+    // Pass 1: block and in-block hash of each key; pass 2 touches the blocks (many misses in
+    // flight); pass 3 tests and sets.
+    for (let q = 0; q < n; q++) {
+      const h = hash(lo[q]!, hi[q]!);
+      const g = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) ^ (hi[q]! >>> 3);
+      sc[2 * q] = (h & blockMask) * BLOCK_WORDS;
+      sc[2 * q + 1] = g | 1;
+    }
+    let sink = 0;
+    for (let q = 0; q < n; q++) sink ^= bits[sc[2 * q]!]!;
+    this.sink ^= sink;
+    let hits = 0;
+    for (let q = 0; q < n; q++) {
+      const base = sc[2 * q]!;
+      let g = sc[2 * q + 1]!;
+      let all = 1;
+      for (let k = 0; k < FILTER_K; k++) {
+        // 9 bits of g pick one of the 512 bits of the block; g is then re-mixed.
+        const bit = (g >>> 23) & 511;
+        const w = base + (bit >>> 5);
+        const m = 1 << (bit & 31);
+        const v = bits[w]!;
+        if ((v & m) === 0) {
+          all = 0;
+          bits[w] = v | m;
+        }
+        g = Math.imul(g, 0x9e3779b1) + 0x7f4a7c15;
+      }
+      maybe[q] = all;
+      hits += all;
+    }
+    return hits;
+  }
 }

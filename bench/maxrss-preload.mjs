@@ -1,0 +1,3 @@
+// Fallback peak-RSS probe for bench/run.ts when /usr/bin/time is absent:
+//   node --import ./bench/maxrss-preload.mjs bin/compliant.js …
+process.on("exit", () => process.stderr.write(`BENCH_MAXRSS_KB=${process.resourceUsage().maxRSS}\n`));
