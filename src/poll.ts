@@ -17,6 +17,8 @@ export interface WaitOptions {
   now?: () => number;
   /** A job already read (e.g. right after upload), to avoid one request. */
   first?: Job;
+  /** The timeout the user asked for, for the message, when `timeoutMs` is what is left of it. */
+  timeoutLabelMs?: number;
   /** Command that continues the wait, for the timeout message. */
   resumeHint?: string;
 }
@@ -61,7 +63,8 @@ export async function waitForJob(api: ComplianceApi, id: string, opts: WaitOptio
 }
 
 function timeout(job: Job, opts: WaitOptions): TimeoutError {
-  const seconds = Math.round((opts.timeoutMs ?? 0) / 1000);
+  // Sub-second and fractional timeouts (--timeout 0.5) are shown as given, not rounded to 0.
+  const seconds = Number(((opts.timeoutLabelMs ?? opts.timeoutMs ?? 0) / 1000).toFixed(1));
   const hint = opts.resumeHint ?? `compliant status ${job.id} --wait`;
   return new TimeoutError(`job ${job.id} is still ${job.status} after the ${seconds} s timeout; run \`${hint}\` to keep waiting.`);
 }

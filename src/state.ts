@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { CliError, ExitCode } from "./errors.js";
@@ -58,17 +58,41 @@ export class StateStore {
     }
   }
 
-  /** Atomic: write a temp file, then rename over the old record. */
-  async save(state: RunState): Promise<void> {
-    state.updatedAt = new Date().toISOString();
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, this.file);
+  /**
+   * Atomic: write a temp file, then rename over the old record. Saves are serialised (a caller
+   * may fire one without awaiting it), so an older snapshot never lands after a newer one and two
+   * saves never share a temp file.
+   */
+  save(state: RunState): Promise<void> {
+    const text = () => {
+      state.updatedAt = new Date().toISOString();
+      return `${JSON.stringify(state, null, 2)}\n`;
+    };
+    const next = this.saving.catch(() => undefined).then(async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.${process.pid}-${++this.saves}.tmp`;
+      try {
+        await writeFile(tmp, text(), { mode: 0o600 });
+        await rename(tmp, this.file);
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+    });
+    this.saving = next;
+    return next;
   }
 
+  private saving: Promise<void> = Promise.resolve();
+  private saves = 0;
+
+  /** Removes the record and any temp file a killed process left half-written. */
   async remove(): Promise<void> {
+    await this.saving.catch(() => undefined);
     await unlink(this.file).catch(() => undefined);
+    const prefix = `${this.key}.json.`;
+    const left = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(left.filter((f) => f.startsWith(prefix) && f.endsWith(".tmp")).map((f) => unlink(join(this.dir, f)).catch(() => undefined)));
   }
 
   /**
@@ -88,7 +112,13 @@ export class StateStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
-      const holder = await readFile(this.lockFile, "utf8").then((t) => JSON.parse(t) as { pid?: number; host?: string; started?: string }, () => undefined);
+      // The holder creates the file and then writes it: an empty (unreadable) lock may be one
+      // being written this very moment, so look again before calling it stale.
+      let holder = await this.readLock();
+      if (!holder) {
+        await new Promise((r) => setTimeout(r, 100));
+        holder = await this.readLock();
+      }
       if (holder && holder.host === hostname() && typeof holder.pid === "number" && isAlive(holder.pid)) {
         throw new CliError(
           `another \`compliant all\` for ${describe} is already running (pid ${holder.pid}, since ${holder.started}); let it finish, or remove ${this.lockFile} if that process is gone.`,
@@ -99,6 +129,13 @@ export class StateStore {
       await unlink(this.lockFile).catch(() => undefined);
     }
     throw new CliError(`could not take the lock ${this.lockFile}; remove it if no other compliant run is active.`, ExitCode.transient);
+  }
+
+  private async readLock(): Promise<{ pid?: number; host?: string; started?: string } | undefined> {
+    return readFile(this.lockFile, "utf8").then(
+      (t) => JSON.parse(t) as { pid?: number; host?: string; started?: string },
+      () => undefined,
+    ).catch(() => undefined);
   }
 }
 

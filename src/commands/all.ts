@@ -169,6 +169,7 @@ class AllRun {
         intervalMs: defaultIntervalMs(this.opts.interval, this.opts.emulator),
         timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
         signal: this.ctx.signal,
+        timeoutLabelMs: this.opts.timeout !== undefined ? this.opts.timeout * 1000 : undefined,
         resumeHint: "compliant all … (the same command)",
         onPoll: (j, changed, next) => {
           if (changed) this.ctx.log.info(`job ${j.id}${label} is ${j.status}`);
@@ -218,6 +219,14 @@ class AllRun {
         return job;
       } catch (err) {
         if (err instanceof ApiError && err.kind === "conflict") {
+          // A run interrupted while its create request was in flight may have made the job without
+          // recording it: a job with our name, still waiting for its upload, made since this run
+          // began, is ours — adopt it rather than refuse because of it.
+          const ours = await this.findOurs(Date.parse(this.state.startedAt));
+          if (ours) {
+            this.ctx.log.warn(`job ${ours.id} with our name was created by an interrupted earlier attempt of this run; using it`);
+            return ours;
+          }
           const active = await this.activeJob();
           const which = active ? `job ${active.id}${active.name ? ` (${JSON.stringify(active.name)})` : ""}, ${active.status} since ${active.created_at}` : "another job";
           if (!this.opts.waitForActive) {
@@ -231,6 +240,7 @@ class AllRun {
             await waitForJob(this.api, active.id, {
               intervalMs: defaultIntervalMs(this.opts.interval, this.opts.emulator),
               timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
+              timeoutLabelMs: this.opts.timeout !== undefined ? this.opts.timeout * 1000 : undefined,
               signal: this.ctx.signal,
               onPoll: (j, changed) => (changed ? this.ctx.log.info(`active job ${j.id} is ${j.status}`) : this.ctx.log.progress(`waiting for active job ${j.id}`)),
             });
@@ -240,15 +250,19 @@ class AllRun {
           continue;
         }
         // The POST may have reached the API even though we saw no answer: adopt our job rather
-        // than create a second one (there is no idempotency key).
-        if (err instanceof NetworkError || (err instanceof ApiError && err.exitCode === ExitCode.transient)) {
+        // than create a second one (there is no idempotency key). A connection cut while the
+        // answer's body was being read surfaces as a bare socket error (the HTTP layer wraps only
+        // failures before the headers), so anything that is not a CliError counts as ambiguous too.
+        if (this.ctx.signal?.aborted) throw err;
+        const bare = !(err instanceof CliError);
+        if (bare || err instanceof NetworkError || (err instanceof ApiError && err.exitCode === ExitCode.transient)) {
           const adopted = await this.findOurs(attemptStart).catch(() => undefined);
           if (adopted) {
             this.ctx.log.warn(`creating the job failed ambiguously, but job ${adopted.id} with our name was created just now; using it`);
             return adopted;
           }
         }
-        throw err;
+        throw bare ? new NetworkError(`create a ${this.opts.type} job`, err, 1) : err;
       }
     }
   }
@@ -279,7 +293,7 @@ class AllRun {
           uri: part.session,
           save: (uri) => {
             part.session = uri;
-            void this.store.save(this.state);
+            this.store.save(this.state).catch((e: unknown) => this.ctx.log.warn(`could not record the upload session in ${this.store.file}: ${(e as Error).message}`));
           },
         });
         part.stage = "uploaded";
@@ -310,7 +324,10 @@ class AllRun {
   private explain(err: unknown): void {
     const jobs = this.state.parts.filter((p) => p.jobId && p.stage !== "downloaded").map((p) => p.jobId);
     const job = jobs.length ? `job ${jobs.join(", ")} ` : "";
-    if (err instanceof InterruptedError || err instanceof TimeoutError || (err instanceof CliError && err.exitCode === ExitCode.transient)) {
+    // A signal surfaces as whatever the aborted operation threw (often a plain AbortError whose
+    // cause is the InterruptedError), so the signal itself decides whether this was an interruption.
+    const interrupted = err instanceof InterruptedError || this.ctx.signal?.aborted === true;
+    if (interrupted || err instanceof TimeoutError || (err instanceof CliError && err.exitCode === ExitCode.transient)) {
       this.ctx.log.info(`${job ? `${job}is left as it is; ` : ""}state kept in ${this.store.file}; ${this.resumeHint}`);
     } else if (err instanceof CliError && err.exitCode === ExitCode.jobFailed) {
       this.ctx.log.info(`state kept in ${this.store.file}; running the same command again starts a new job for these IDs`);
