@@ -49,7 +49,8 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
   const ids = await validateIds(idsArg, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
   let releaseLock: (() => Promise<void>) | undefined;
   try {
-    const name = opts.name ?? `compliant-${ids.sha256.slice(0, 12)}`;
+    // The default name tells runs apart by content and split, so one never adopts another's job.
+    const name = opts.name ?? `compliant-${ids.sha256.slice(0, 12)}${opts.maxIdsPerJob ? `-m${opts.maxIdsPerJob}` : ""}`;
     const store = new StateStore(resolveStateDir(opts.stateDir, ctx.env), runKey(opts.type, name, ids.sha256, opts.maxIdsPerJob));
     releaseLock = await store.lock(`${opts.type} job ${JSON.stringify(name)} on ${ids.source}`);
     const state = await loadOrStart(store, opts, ctx, { name, ids, target });
@@ -304,6 +305,14 @@ class AllRun {
         const expired =
           (err instanceof ApiError && err.storage?.code === "ExpiredToken") ||
           (err instanceof CliError && /upload URL of job \d+ expired/.test(err.message));
+        if (err instanceof ApiError && err.status === 413) {
+          // The job can never take this upload; don't leave it blocking the type for 15 minutes.
+          await this.api.cancelJob(job.id, this.ctx.signal).catch(() => undefined);
+          throw new CliError(
+            `the API refused the upload for job ${job.id} as too large (413); pass a smaller --max-ids-per-job to split the IDs across more jobs.`,
+            ExitCode.refused,
+          );
+        }
         if (!expired || this.replacedExpired) throw err;
         // The only remedy for an expired upload URL is a new job (API-FACTS §3.1); do it once.
         this.replacedExpired = true;

@@ -181,7 +181,8 @@ test("all --resumable: a dropped chunk is resumed from the persisted offset; the
 test("--max-ids-per-job: split into 4 jobs; merged results equal a single-job run's, line for line", async (t) => {
   // A low upload limit on the emulator: only the split run fits.
   const maxUploadBytes = 80_000;
-  const env = await setup(t, { maxUploadBytes });
+  // Cancelling supported, so the refused job does not block the split run (one active job per type).
+  const env = await setup(t, { maxUploadBytes, cancelSupported: true });
   const ids = makeIds(10_000, 5); // ~200 KB
   await writeFile(join(env.dir, "ids.txt"), lf(ids));
 
@@ -191,6 +192,9 @@ test("--max-ids-per-job: split into 4 jobs; merged results equal a single-job ru
   assert.equal(existsSync(join(env.dir, "single.ndjson")), false);
   const refused = routes(env.emu, "upload");
   assert.deepEqual(refused.map((q) => q.status), [413]);
+  // The job that can never take this upload is cancelled rather than left blocking the type.
+  assert.deepEqual(routes(env.emu, "cancel").map((q) => q.status), [200]);
+  assert.match(single.stderr, /pass a smaller --max-ids-per-job/);
 
   const split = await env.run(allArgs("ids.txt", "split.ndjson", "--max-ids-per-job", "3000"));
   const s = summaryOf(split);
