@@ -102,11 +102,20 @@ export class ComplianceApi {
     return parse(JobListResponseSchema, body, what, "GET /2/compliance/jobs").data ?? [];
   }
 
-  /** `DELETE /2/compliance/jobs/:id`, which only the newer API offers. */
-  async cancelJob(id: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * `DELETE /2/compliance/jobs/:id`, which only the newer API offers. Resolves to false when the
+   * API answers `{"data":{"cancelled":false}}` (the job had already ended), else true.
+   */
+  async cancelJob(id: string, signal?: AbortSignal): Promise<boolean> {
     const what = `cancel job ${id}`;
     try {
-      await this.http.send({ method: "DELETE", url: this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`), what, signal });
+      const res = await this.http.send({ method: "DELETE", url: this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`), what, signal, stream: true });
+      const text = await res.body.text();
+      try {
+        return (JSON.parse(text) as { data?: { cancelled?: unknown } } | null)?.data?.cancelled !== false;
+      } catch {
+        return true; // no JSON body: the 2xx status is the answer
+      }
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
         throw new CancelUnsupportedError(id, err.status);

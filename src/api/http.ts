@@ -147,7 +147,8 @@ export class Http {
         if (rl) this.rateLimits.set(endpointKey(method, req.url), rl);
       }
       if ((res.statusCode >= 200 && res.statusCode < 300) || req.accept?.includes(res.statusCode)) {
-        if (!req.stream && res.statusCode >= 300) await res.body.dump();
+        // A body nobody reads holds its connection (undici's advice): drain it unless asked not to.
+        if (!req.stream) await res.body.dump();
         return response;
       }
 
@@ -256,7 +257,12 @@ function describeCode(err: unknown): string {
 
 /** `GET /2/compliance/jobs/123` → `GET /2/compliance/jobs/:id`: rate limits are per endpoint. */
 export function endpointKey(method: string, url: string): string {
-  return `${method} ${new URL(url).pathname.replace(/\/\d+(?=\/|$)/g, "/:id")}`;
+  // The first segment is the API version (`/2/`), not an id: keep it.
+  const path = new URL(url).pathname
+    .split("/")
+    .map((segment, i) => (i > 1 && /^\d+$/.test(segment) ? ":id" : segment))
+    .join("/");
+  return `${method} ${path}`;
 }
 
 const SECRET_PARAMS = /^(x-goog-signature|x-goog-credential|upload_id|signature|sig|token|access_token|x-amz-signature|x-amz-credential)$/i;

@@ -20,9 +20,10 @@ const NEVER_RETRY_PROBLEMS = new Set(["usage-capped", "credits"]);
 export function shouldRetry(q: RetryQuestion): boolean {
   if (q.attempt >= q.maxAttempts) return false;
   if (q.problemType && NEVER_RETRY_PROBLEMS.has(q.problemType)) return false;
-  // POST /2/compliance/jobs has no idempotency key: repeat it only when it surely never left.
+  // POST /2/compliance/jobs has no idempotency key: repeat it only when it surely never left,
+  // or when a 429 says it was refused before anything was created (rate limit, not usage cap).
   // After an ambiguous failure the caller lists jobs and adopts ours instead (see commands/all).
-  if (q.method === "POST" && !isResumableStart(q)) return q.failure === "not-sent";
+  if (q.method === "POST" && !isResumableStart(q)) return q.failure === "not-sent" || (q.failure === "status" && q.status === 429);
   if (q.failure !== "status") return true;
   return q.status === 408 || q.status === 429 || (q.status !== undefined && q.status >= 500 && q.status <= 504);
 }

@@ -4,7 +4,7 @@ import type { Context } from "../context.js";
 import { CliError, ExitCode } from "../errors.js";
 import { downloadResults, type DownloadOptions } from "../io/download.js";
 import type { ResultStats } from "../io/results.js";
-import { countsTable, transferText } from "../output/render.js";
+import { countsTable, idCount, transferText } from "../output/render.js";
 import { assertComplete } from "./status.js";
 import { checkResultsPath, displayPath, resolveJob, resultsFileFrom } from "./shared.js";
 
@@ -28,7 +28,7 @@ export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<v
   if (opts.json && target !== "-") {
     ctx.stdout.write(`${JSON.stringify({ id: job.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes })}\n`);
   } else {
-    ctx.log.info(`${stats.events.toLocaleString("en-US")} IDs need action${stats.events ? "\n" + countsTable("by reason", stats.byReason).trimEnd() : ""}`);
+    ctx.log.info(`${idCount(stats.events)} need${stats.events === 1 ? "s" : ""} action${stats.events ? "\n" + countsTable("by reason", stats.byReason).trimEnd() : ""}`);
   }
 }
 

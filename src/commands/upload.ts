@@ -3,7 +3,7 @@ import type { Job } from "../api/schemas.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import { prepareIds, type IdPart, type PreparedIds } from "../io/ids.js";
-import { transferText } from "../output/render.js";
+import { idCount, transferText } from "../output/render.js";
 import { idsFileFrom, resolveJob } from "./shared.js";
 
 export interface UploadCommandOptions {
@@ -43,7 +43,7 @@ export async function validateIds(path: string, ctx: Context, opts: { dedupe?: b
     stdin: ctx.stdin,
     onProgress: ({ bytes, ids }) => ctx.log.progress(`checking ${path === "-" ? "stdin" : path}: ${ids.toLocaleString("en-US")} IDs, ${transferText(bytes, undefined, started, Date.now())}`),
   });
-  const notes = [`${ids.ids.toLocaleString("en-US")} IDs`];
+  const notes = [idCount(ids.ids)];
   if (ids.blankLines) notes.push(`${ids.blankLines} blank line${ids.blankLines === 1 ? "" : "s"} skipped`);
   if (ids.duplicates) notes.push(`${ids.duplicates.toLocaleString("en-US")} duplicate${ids.duplicates === 1 ? "" : "s"}${opts.dedupe ? " removed" : " kept (pass --dedupe to drop them)"}`);
   if (ids.parts.length > 1) notes.push(`split into ${ids.parts.length} jobs`);
@@ -70,7 +70,7 @@ export async function uploadPart(
   session?: { uri?: string; save?: (uri: string) => void },
 ): Promise<void> {
   const started = Date.now();
-  const label = `uploading ${part.ids.toLocaleString("en-US")} IDs to job ${job.id}`;
+  const label = `uploading ${idCount(part.ids)} to job ${job.id}`;
   ctx.log.progress(label);
   await api.uploadIds(job, { path: ids.uploadPath, start: part.start, end: part.end }, {
     signal: ctx.signal,
@@ -78,5 +78,5 @@ export async function uploadPart(
     onSession: session?.save,
     onProgress: (sent, total) => ctx.log.progress(`${label}: ${transferText(sent, total, started, Date.now())}`),
   });
-  ctx.log.info(`uploaded ${part.ids.toLocaleString("en-US")} IDs (${part.bytes.toLocaleString("en-US")} bytes) to job ${job.id}`);
+  ctx.log.info(`uploaded ${idCount(part.ids)} (${part.bytes.toLocaleString("en-US")} bytes) to job ${job.id}`);
 }

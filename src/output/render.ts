@@ -84,6 +84,11 @@ function sortCounts(counts: Record<string, number>): Record<string, number> {
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
+/** "1 ID", "2,000 IDs". */
+export function idCount(n: number): string {
+  return `${fmt(n)} ID${n === 1 ? "" : "s"}`;
+}
+
 export function countsTable(title: string, counts: Record<string, number>): string {
   const entries = Object.entries(counts);
   if (entries.length === 0) return "";
