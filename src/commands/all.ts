@@ -7,7 +7,7 @@ import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
 import { partialPath } from "../io/download.js";
-import { emptyStats, mergeStats } from "../io/results.js";
+import { emptyStats, mergeStats, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
 import { summaryFrom, summaryText } from "../output/render.js";
 import { waitForJob } from "../poll.js";
@@ -52,9 +52,10 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
     // The default name tells runs apart by content and split, so one never adopts another's job.
     const name = opts.name ?? `compliant-${ids.sha256.slice(0, 12)}${opts.maxIdsPerJob ? `-m${opts.maxIdsPerJob}` : ""}`;
     const store = new StateStore(resolveStateDir(opts.stateDir, ctx.env), runKey(opts.type, name, ids.sha256, opts.maxIdsPerJob));
+    // Credentials first: a run that cannot talk to the API must leave no state or lock behind.
+    const api = await ctx.api();
     releaseLock = await store.lock(`${opts.type} job ${JSON.stringify(name)} on ${ids.source}`);
     const state = await loadOrStart(store, opts, ctx, { name, ids, target });
-    const api = await ctx.api();
     const runner = new AllRun(api, ctx, opts, store, state, ids, target);
     const stats = await runner.go();
     await store.remove();
@@ -130,8 +131,8 @@ class AllRun {
     try {
       for (const part of this.state.parts) {
         const label = this.state.parts.length > 1 ? ` (part ${part.index + 1} of ${this.state.parts.length})` : "";
-        if (part.stage !== "downloaded") await this.runPart(part, label, base);
-        const stats = await this.countPart(part, base);
+        // Parts downloaded by an earlier run are counted from disk; new downloads count as they pass.
+        const stats = part.stage === "downloaded" ? await this.countPart(part, base) : await this.runPart(part, label, base);
         mergeStats(total, stats);
         base += part.resultBytes ?? 0;
       }
@@ -146,7 +147,7 @@ class AllRun {
     }
   }
 
-  private async runPart(part: PartState, label: string, base: number): Promise<void> {
+  private async runPart(part: PartState, label: string, base: number): Promise<ResultStats> {
     let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
     if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
       this.ctx.log.warn(`the earlier job ${job.id} ended ${job.status}${job.error ? ` (${job.error})` : ""}; starting a new job for these IDs`);
@@ -196,6 +197,7 @@ class AllRun {
     part.resultBytes = stats.bytes;
     part.stage = "downloaded";
     await this.store.save(this.state);
+    return stats;
   }
 
   /** Results already on disk are counted from the file, so a resumed run reports every part. */

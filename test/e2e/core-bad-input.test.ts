@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 // End to end: every bad input ends with one clear sentence on stderr and exit 2, and creates no
 // job (no POST), uploads nothing, and leaves an existing results file as it was.
 
@@ -106,6 +107,8 @@ describe("bad input: exit 2, one sentence, nothing created, uploaded or overwrit
     ]);
     await assertRefused(b, create, [msg]);
     await assertRefused(b, all, ["checking ids.txt", "checked ids.txt: 10 IDs", msg]);
+    // No run state or lock is left behind, so the next run does not claim to resume anything.
+    assert.equal(existsSync(join(b.dir, ".state", "compliant")), false, "no state directory");
     await assertRefused(b, download, [msg]);
     assert.equal(b.emu.requests.length, b.mark, "not one request reached the API");
   });

@@ -334,7 +334,6 @@ describe("compliant, end to end", { concurrency: 4 }, () => {
 
   it(
     "all -o -: the summary counts the results it streamed",
-    { todo: "src/commands/all.ts countPart() returns empty stats when the target is stdout" },
     async (t) => {
       const w = await world(t);
       const list = ids(100);
