@@ -183,8 +183,26 @@ export class Http {
 
   /** Sends and parses a JSON body. */
   async json(req: SendOptions): Promise<{ response: HttpResponse; body: unknown }> {
-    const response = await this.send({ ...req, stream: true });
-    const text = await response.body.text();
+    let response: HttpResponse;
+    let text: string;
+    for (let attempt = 1; ; attempt++) {
+      response = await this.send({ ...req, stream: true });
+      try {
+        text = await response.body.text();
+        break;
+      } catch (err) {
+        // The connection broke while the body was read: retry a GET like any network error; a
+        // POST may have taken effect, so it is reported (callers list jobs and adopt theirs).
+        const signal = req.signal ?? this.opts.signal;
+        if (signal?.aborted) throw signal.reason;
+        if (!shouldRetry({ attempt, maxAttempts: req.maxAttempts ?? this.retry.maxAttempts, method: req.method, failure: "network" })) {
+          throw new NetworkError(req.what, err, attempt);
+        }
+        const waitMs = backoffMs(attempt, { baseMs: this.retry.baseBackoffMs, capMs: this.retry.maxBackoffMs });
+        this.opts.onRetry?.({ what: req.what, attempt, waitMs, reason: describeCode(err) });
+        await this.sleep(waitMs, signal);
+      }
+    }
     try {
       return { response, body: text ? JSON.parse(text) : {} };
     } catch {

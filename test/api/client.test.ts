@@ -484,3 +484,22 @@ test("rate-limit headers are recorded per endpoint, and polling stretches to fit
   assert.deepEqual(slowDowns, delays);
   assert.ok(!emu.requests.some((r) => r.status === 429), "polling never ran into the limit");
 });
+
+test("a JSON body cut mid-read is retried for GETs and reported as a network failure for POSTs", async (t) => {
+  const emu = await emulatorFor(t);
+  const { api, rec } = emuClient(t, emu);
+  const job = await api.createJob({ type: "tweets" });
+  emu.fault({ match: { route: "get" }, action: { type: "cut-body", afterBytes: 20 } });
+  const again = await api.getJob(job.id);
+  assert.equal(again.id, job.id);
+  assert.equal(emu.requests.filter((r) => r.route === "get").length, 2, "one cut read, one retry");
+  assert.ok(rec.retries.length >= 1, "the retry was reported");
+
+  emu.fault({ match: { route: "create" }, action: { type: "cut-body", afterBytes: 20 } });
+  await assert.rejects(api.createJob({ type: "users" }), (err: unknown) => {
+    assert.ok(err instanceof NetworkError);
+    assert.equal(err.exitCode, ExitCode.transient);
+    return true;
+  });
+  assert.equal(emu.requests.filter((r) => r.route === "create").length, 2, "the POST is not repeated");
+});
