@@ -44,15 +44,17 @@ function positiveInt(name: string) {
 
 const typeOption = () => new Option("-t, --type <type>", "job type").choices(["tweets", "users"]);
 
-export function buildProgram(io: {
+/** Where a run reads and writes: the real process, or streams in a test. */
+export interface CliIo {
   argv: string[];
   env: Env;
   cwd: string;
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  state: RunState;
-}): Command {
+}
+
+export function buildProgram(io: CliIo & { state: RunState }): Command {
   const { state } = io;
   const program = new Command("compliant");
 
@@ -252,15 +254,7 @@ async function createApi(ctx: Context, state: RunState): Promise<ComplianceApi> 
 }
 
 /** Runs the CLI and resolves to the exit code; never calls process.exit itself. */
-export async function main(io: {
-  argv: string[];
-  env: Env;
-  cwd: string;
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  state?: RunState;
-}): Promise<number> {
+export async function main(io: CliIo & { state?: RunState }): Promise<number> {
   const state: RunState = io.state ?? { controller: new AbortController(), cleanups: [] };
   const program = buildProgram({ ...io, state });
   let code: number = ExitCode.ok;
