@@ -74,18 +74,27 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
         if (file) await file.truncate(base);
         if (toStdout) throw new CliError(`the download of job ${job.id} was cut and the server cannot resume it; run the command again.`, ExitCode.transient);
       }
+      // File writes are batched (WRITE_BATCH bytes per writev, one in flight while the next batch
+      // fills); `offset` counts bytes parsed, and every byte parsed is written before resuming.
+      const writer = file ? new BatchWriter(file, base + offset) : undefined;
       try {
         for await (const chunk of response.body) {
           const buf = chunk as Buffer;
           parser.push(buf);
-          if (file) await file.write(buf, 0, buf.length, base + offset);
+          if (writer) await writer.add(buf);
           else if (!opts.stdout.write(buf)) await drain(opts.stdout, opts.signal);
           offset += buf.length;
           opts.onProgress?.(offset, total);
         }
+        await writer?.flush();
         if (total !== undefined && offset < total) throw Object.assign(new Error("body ended early"), { code: "ECONNRESET" });
         break;
       } catch (err) {
+        if (writer) {
+          // Bytes parsed so far reach the file before any resume; a failed write is not resumable.
+          await writer.flush().catch(() => undefined);
+          if (writer.error !== undefined) throw writer.error;
+        }
         if (opts.signal?.aborted) throw opts.signal.reason;
         if (err instanceof CliError) throw err;
         if (++resumes > maxResumes) throw new NetworkError(`download the results of job ${job.id}`, err, resumes);
@@ -110,6 +119,71 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
     // Keep a resumable .partial only when an interrupted run may continue it; otherwise remove it.
     if (partial && !opts.resumePartial) await unlink(partial).catch(() => undefined);
     throw err;
+  }
+}
+
+const WRITE_BATCH = 1024 * 1024;
+
+/** Positional writes of consecutive chunks, gathered into ~1 MiB writev calls. */
+class BatchWriter {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private inFlight: Promise<unknown> | undefined;
+  /** The first write failure, if any (the file then has a gap, so the download cannot resume). */
+  error: unknown;
+
+  constructor(
+    private readonly file: FileHandle,
+    private position: number,
+  ) {}
+
+  async add(buf: Buffer): Promise<void> {
+    this.chunks.push(buf);
+    this.size += buf.length;
+    if (this.size >= WRITE_BATCH) await this.start();
+  }
+
+  /** Waits for the previous batch, then starts writing the gathered one (without waiting). */
+  private async start(): Promise<void> {
+    if (this.inFlight) {
+      const prev = this.inFlight;
+      this.inFlight = undefined;
+      await prev;
+    }
+    if (this.size === 0) return;
+    const chunks = this.chunks;
+    const at = this.position;
+    this.position += this.size;
+    this.chunks = [];
+    this.size = 0;
+    this.inFlight = writeAll(this.file, chunks, at).catch((err: unknown) => {
+      this.error ??= err;
+      throw err;
+    });
+    // A failure surfaces at the next add/flush; keep it from being reported as unhandled meanwhile.
+    this.inFlight.catch(() => undefined);
+  }
+
+  /** Writes everything gathered so far and waits for it. */
+  async flush(): Promise<void> {
+    await this.start();
+    const last = this.inFlight;
+    this.inFlight = undefined;
+    await last;
+  }
+}
+
+async function writeAll(file: FileHandle, chunks: Buffer[], position: number): Promise<void> {
+  let list = chunks;
+  let at = position;
+  for (;;) {
+    const { bytesWritten } = await file.writev(list, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < list.length && skip >= list[i]!.length) skip -= list[i++]!.length;
+    if (i === list.length) return;
+    list = [list[i]!.subarray(skip), ...list.slice(i + 1)];
   }
 }
 

@@ -59,6 +59,159 @@ function isPlainEvent(v: unknown): v is { id: string; action: string; reason?: s
   );
 }
 
+const KEY_ID = 1;
+const KEY_ACTION = 2;
+const KEY_CREATED = 3;
+const KEY_REDACTED = 4;
+const KEY_DELETED = 5;
+const KEY_REASON = 6;
+
+const KEY_BYTES = ["", "id", "action", "created_at", "redacted_at", "deleted_at", "reason"].map((k) => Buffer.from(k, "latin1"));
+
+function bytesEqual(buf: Buffer, s: number, want: Buffer): boolean {
+  for (let i = 0; i < want.length; i++) if (buf[s + i] !== want[i]) return false;
+  return true;
+}
+
+/** Which known key `buf[s, e)` spells (0 for any other). */
+function keyOf(buf: Buffer, s: number, e: number): number {
+  const n = e - s;
+  const c = buf[s];
+  let key = 0;
+  if (n === 2) key = c === 105 ? KEY_ID : 0;
+  else if (n === 6) key = c === 97 ? KEY_ACTION : c === 114 ? KEY_REASON : 0;
+  else if (n === 10) key = c === 99 ? KEY_CREATED : c === 100 ? KEY_DELETED : 0;
+  else if (n === 11) key = c === 114 ? KEY_REDACTED : 0;
+  return key !== 0 && bytesEqual(buf, s, KEY_BYTES[key]!) ? key : 0;
+}
+
+/** Short ASCII values (actions, reasons) seen before, so each line need not decode them. */
+class ValueCache {
+  private readonly bytes: Buffer[] = [];
+  private readonly strings: string[] = [];
+
+  get(buf: Buffer, s: number, e: number): string {
+    const n = e - s;
+    const list = this.bytes;
+    for (let k = 0; k < list.length; k++) {
+      const b = list[k]!;
+      if (b.length === n && bytesEqual(buf, s, b)) return this.strings[k]!;
+    }
+    const str = buf.toString("latin1", s, e);
+    if (list.length < 32) {
+      list.push(Buffer.from(str, "latin1"));
+      this.strings.push(str);
+    }
+    return str;
+  }
+}
+
+const D = (c: number | undefined): boolean => c !== undefined && c >= 48 && c <= 57;
+
+/**
+ * Matches TIMESTAMP's pattern at `buf[s…]` (`\d` is ASCII digits, as without the u flag) and
+ * returns the index just after it, or -1. The caller requires the closing quote there, so the
+ * string's whole content matched, as the anchored regex requires.
+ */
+function timestampEnd(buf: Buffer, s: number, e: number): number {
+  if (e - s < 20) return -1;
+  if (
+    !(D(buf[s]) && D(buf[s + 1]) && D(buf[s + 2]) && D(buf[s + 3]) && buf[s + 4] === 45 &&
+      D(buf[s + 5]) && D(buf[s + 6]) && buf[s + 7] === 45 && D(buf[s + 8]) && D(buf[s + 9]) &&
+      buf[s + 10] === 84 && D(buf[s + 11]) && D(buf[s + 12]) && buf[s + 13] === 58 &&
+      D(buf[s + 14]) && D(buf[s + 15]) && buf[s + 16] === 58 && D(buf[s + 17]) && D(buf[s + 18]))
+  ) {
+    return -1;
+  }
+  let i = s + 19;
+  if (buf[i] === 46) {
+    i++;
+    if (!D(buf[i])) return -1;
+    while (i < e && D(buf[i])) i++;
+  }
+  const c = buf[i];
+  if (c === 90) return i + 1; // Z
+  if ((c === 43 || c === 45) && D(buf[i + 1]) && D(buf[i + 2]) && buf[i + 3] === 58 && D(buf[i + 4]) && D(buf[i + 5])) return i + 6;
+  return -1;
+}
+
+/**
+ * Recognises, on the raw bytes, the lines that JSON.parse + isPlainEvent would accept in the
+ * usual shape: one flat object whose keys are all among id/action/created_at/redacted_at/
+ * deleted_at/reason (each at most once), whose values are strings of printable ASCII without
+ * escapes (or null for redacted_at/deleted_at), and which pass the same checks as isPlainEvent.
+ * Anything else (escapes, non-ASCII, other keys or types, odd whitespace) returns false and takes
+ * the JSON.parse path, so what is accepted and every message stay exactly as before.
+ */
+class FastEvent {
+  action = "";
+  reason = "";
+  private readonly values = new ValueCache();
+
+  match(buf: Buffer, s: number, e: number): boolean {
+    // Trailing JSON whitespace is fine for JSON.parse; leading spaces/tabs are already skipped.
+    while (e > s && (buf[e - 1] === 32 || buf[e - 1] === 9 || buf[e - 1] === 13)) e--;
+    if (buf[s] !== 123 || buf[e - 1] !== 125) return false; // { … }
+    let i = s + 1;
+    let seen = 0;
+    let actionS = 0, actionE = 0, reasonS = 0, reasonE = 0;
+    for (;;) {
+      if (buf[i] !== 34) return false;
+      const ks = ++i;
+      while (i < e && buf[i] !== 34) {
+        const c = buf[i]!;
+        if (c < 32 || c > 126 || c === 92) return false;
+        i++;
+      }
+      const key = keyOf(buf, ks, i);
+      if (key === 0 || seen & (1 << key)) return false;
+      seen |= 1 << key;
+      if (buf[++i] !== 58) return false; // :
+      i++;
+      if (buf[i] === 34) {
+        const vs = ++i;
+        if (key === KEY_ID) {
+          while (D(buf[i])) i++;
+          if (i === vs || i - vs > 19 || buf[i] !== 34) return false;
+        } else if (key === KEY_ACTION || key === KEY_REASON) {
+          while (i < e && buf[i] !== 34) {
+            const c = buf[i]!;
+            if (c < 32 || c > 126 || c === 92) return false;
+            i++;
+          }
+          if (i >= e) return false;
+          if (key === KEY_ACTION) {
+            if (i === vs) return false;
+            actionS = vs;
+            actionE = i;
+          } else {
+            reasonS = vs;
+            reasonE = i;
+          }
+        } else {
+          i = timestampEnd(buf, vs, e);
+          if (i === -1 || buf[i] !== 34) return false;
+        }
+        i++;
+      } else if ((key === KEY_REDACTED || key === KEY_DELETED) && buf[i] === 110 && buf[i + 1] === 117 && buf[i + 2] === 108 && buf[i + 3] === 108) {
+        i += 4; // null
+      } else {
+        return false;
+      }
+      if (buf[i] === 44) {
+        i++;
+        continue;
+      }
+      if (buf[i] === 125 && i === e - 1) break;
+      return false;
+    }
+    if (!(seen & (1 << KEY_ID)) || !(seen & (1 << KEY_ACTION))) return false;
+    this.action = this.values.get(buf, actionS, actionE);
+    this.reason = seen & (1 << KEY_REASON) ? this.values.get(buf, reasonS, reasonE) : "(none)";
+    return true;
+  }
+}
+
 function bump(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
 }
@@ -75,6 +228,8 @@ export class ResultParser {
     private readonly source: string,
     onLine?: (line: ResultLine) => void,
   ) {
+    // The byte matcher yields counts only; callers that want the parsed lines take the JSON path.
+    const fast = onLine ? undefined : new FastEvent();
     this.splitter = new LineSplitter((buf, start, end, lineNo) => {
       let e = end;
       if (e > start && buf[e - 1] === 13) e--;
@@ -82,6 +237,13 @@ export class ResultParser {
       while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
       if (s === e) {
         this.stats.blankLines++;
+        return;
+      }
+      if (fast !== undefined && fast.match(buf, s, e)) {
+        // Byte-level fast path: a plain event in the common shape (see FastEvent).
+        this.stats.events++;
+        bump(this.stats.byAction, fast.action);
+        bump(this.stats.byReason, fast.reason);
         return;
       }
       const text = buf.toString("utf8", s, e);
