@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { CliError, ExitCode } from "./errors.js";
+import { CliError, ExitCode, UsageError } from "./errors.js";
 
 // A small record per `all` run, so running the same command again after a crash, a kill or a
 // --timeout continues the existing job instead of creating another (one active job per type).
@@ -33,8 +33,9 @@ export interface RunState {
 }
 
 /** Keyed by type, name and the ID file's content, as the issue asks. */
-export function runKey(type: string, name: string, idsSha256: string, maxIdsPerJob: number | undefined): string {
-  return createHash("sha256").update(`${type}\0${name}\0${idsSha256}\0${maxIdsPerJob ?? ""}`).digest("hex").slice(0, 24);
+export function runKey(apiUrl: string, type: string, name: string, idsSha256: string, maxIdsPerJob: number | undefined): string {
+  // The API is part of the key: a job id saved against one API (or an emulator) means nothing on another.
+  return createHash("sha256").update(`${apiUrl}\0${type}\0${name}\0${idsSha256}\0${maxIdsPerJob ?? ""}`).digest("hex").slice(0, 24);
 }
 
 export class StateStore {
@@ -100,7 +101,7 @@ export class StateStore {
    * gone (crash, kill -9, reboot) is stale and taken over.
    */
   async lock(describe: string): Promise<() => Promise<void>> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeStateDir(this.dir);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fh = await open(this.lockFile, "wx", 0o600);
@@ -145,5 +146,29 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Creates the state folder one level at a time (not `mkdir -p`: Node's recursive mkdir spins for
+ * ever on paths such as /proc/x), turning any failure into a usage error that names the folder.
+ */
+async function makeStateDir(dir: string): Promise<void> {
+  const parts = dir.split("/").filter(Boolean);
+  let path = dir.startsWith("/") ? "" : ".";
+  for (const part of parts) {
+    path = `${path}/${part}`;
+    try {
+      await mkdir(path, { mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
+        if (isDir) continue;
+      }
+      throw new UsageError(
+        `cannot use ${dir} as the state folder (${code === "EEXIST" ? `${path} is not a folder` : (code ?? (err as Error).message)}); pass --state-dir with a writable folder, or set XDG_STATE_HOME.`,
+      );
+    }
   }
 }

@@ -51,9 +51,9 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
   try {
     // The default name tells runs apart by content and split, so one never adopts another's job.
     const name = opts.name ?? `compliant-${ids.sha256.slice(0, 12)}${opts.maxIdsPerJob ? `-m${opts.maxIdsPerJob}` : ""}`;
-    const store = new StateStore(resolveStateDir(opts.stateDir, ctx.env), runKey(opts.type, name, ids.sha256, opts.maxIdsPerJob));
     // Credentials first: a run that cannot talk to the API must leave no state or lock behind.
     const api = await ctx.api();
+    const store = new StateStore(resolveStateDir(opts.stateDir, ctx.env), runKey(api.apiUrl, opts.type, name, ids.sha256, opts.maxIdsPerJob));
     releaseLock = await store.lock(`${opts.type} job ${JSON.stringify(name)} on ${ids.source}`);
     const state = await loadOrStart(store, opts, ctx, { name, ids, target });
     const runner = new AllRun(api, ctx, opts, store, state, ids, target);

@@ -7,6 +7,8 @@ import { CliError } from "../../src/errors.js";
 import { runKey, StateStore, type RunState } from "../../src/state.js";
 import { tempDir } from "../helpers/cli.js";
 
+const API = "https://api.x.com";
+
 function state(key: string, n: number): RunState {
   return {
     version: 1,
@@ -23,7 +25,7 @@ function state(key: string, n: number): RunState {
 
 test("saves fired without awaiting land in order, share no temp file and leave none behind", async (t) => {
   const dir = join(await tempDir(t), "state");
-  const key = runKey("tweets", "n", "0".repeat(64), undefined);
+  const key = runKey(API, "tweets", "n", "0".repeat(64), undefined);
   const store = new StateStore(dir, key);
   await Promise.all(Array.from({ length: 25 }, (_, i) => store.save(state(key, i))));
   assert.equal((await store.load())!.name, "n24");
@@ -32,7 +34,7 @@ test("saves fired without awaiting land in order, share no temp file and leave n
 
 test("remove() deletes the record and temp files a killed process left, nothing else", async (t) => {
   const dir = join(await tempDir(t), "state");
-  const key = runKey("users", "x", "1".repeat(64), 5);
+  const key = runKey(API, "users", "x", "1".repeat(64), 5);
   const store = new StateStore(dir, key);
   await store.save(state(key, 1));
   await writeFile(join(dir, `${key}.json.4242.tmp`), "{");
@@ -59,12 +61,12 @@ test("the lock refuses while a live process on this host holds it (exit 5), take
   await again();
 });
 
-test("the run key depends on type, name, the ID file's content and the split", () => {
+test("the run key depends on the API, type, name, the ID file's content and the split", () => {
   const sha = "a".repeat(64);
-  const k = runKey("tweets", "n", sha, undefined);
+  const k = runKey(API, "tweets", "n", sha, undefined);
   assert.match(k, /^[0-9a-f]{24}$/);
-  assert.equal(runKey("tweets", "n", sha, undefined), k);
-  for (const other of [runKey("users", "n", sha, undefined), runKey("tweets", "m", sha, undefined), runKey("tweets", "n", "b".repeat(64), undefined), runKey("tweets", "n", sha, 10)]) {
+  assert.equal(runKey(API, "tweets", "n", sha, undefined), k);
+  for (const other of [runKey(API, "users", "n", sha, undefined), runKey(API, "tweets", "m", sha, undefined), runKey(API, "tweets", "n", "b".repeat(64), undefined), runKey(API, "tweets", "n", sha, 10), runKey("http://127.0.0.1:8787", "tweets", "n", sha, undefined)]) {
     assert.notEqual(other, k);
   }
 });
@@ -80,4 +82,23 @@ test("an empty lock (its holder is still writing it) is looked at again before b
   await writeFile(store.lockFile, "");
   const release = await store.lock("x");
   await release();
+});
+
+test("an unusable state folder is a usage error naming it, never a hang or a crash", async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, "not-a-folder");
+  await writeFile(file, "x");
+  await assert.rejects(new StateStore(join(file, "compliant"), "k").lock("test"), (err: unknown) => {
+    assert.ok(err instanceof CliError);
+    assert.equal(err.exitCode, 2);
+    assert.equal(err.message, `cannot use ${join(file, "compliant")} as the state folder (${file} is not a folder); pass --state-dir with a writable folder, or set XDG_STATE_HOME.`);
+    return true;
+  });
+  // Node's recursive mkdir loops for ever on /proc paths; ours fails at once.
+  await assert.rejects(new StateStore("/proc/compliant-nope/x", "k").lock("test"), (err: unknown) => {
+    assert.ok(err instanceof CliError);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /^cannot use \/proc\/compliant-nope\/x as the state folder \(E[A-Z]+\); pass --state-dir/);
+    return true;
+  });
 });
