@@ -5,7 +5,7 @@ import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
-import { ResultParser } from "../io/results.js";
+import { InvalidResultLineError, ResultParser } from "../io/results.js";
 import { classifyEvent, Kind } from "../dataset/event-index.js";
 import { InvalidLines } from "../dataset/invalid.js";
 import { checkInputFile, shown } from "../dataset/output.js";
@@ -74,11 +74,20 @@ export async function run(raw: ReportOptions, ctx: Context): Promise<void> {
     eventIds?.add(line.id);
   });
   const input = resultsFull === "-" ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(resultsFull, { highWaterMark: 1 << 20 });
-  for await (const chunk of input) {
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    parser.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  let stats;
+  try {
+    for await (const chunk of input) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      parser.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    }
+    stats = parser.end();
+  } catch (err) {
+    // Here the file is the user's input, not an API answer: a bad line is a usage error (exit 2).
+    if (err instanceof InvalidResultLineError) {
+      throw new UsageError(`${resultsName} does not look like a compliance results file: ${err.message.replace(`${resultsName} `, "").replace(/; the file may be.*$/, "")}; pass the NDJSON file written by \`compliant download\` or \`compliant all\`.`);
+    }
+    throw err;
   }
-  const stats = parser.end();
 
   const report: Report = {
     results_file: resultsName,
