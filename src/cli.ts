@@ -101,7 +101,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
     .option("--json", "print one JSON document on stdout instead of human output")
     .option("-q, --quiet", "print only errors on stderr")
     .option("-v, --verbose", "print redacted request logs on stderr")
-    .showHelpAfterError("(run compliant <command> --help for usage)")
+    .showHelpAfterError("(add --help to the command for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -214,7 +214,7 @@ Examples:
     .option("-p, --port <n>", "API port (default: a free port)", positiveInt("--port"))
     .addOption(new Option("--flow <flow>", "upload/download URLs: signed storage URLs or API-origin byte paths").choices(["storage", "api"]).default("storage"))
     .option("--polls <n>", "status polls before a job completes", positiveInt("--polls"), 1)
-    .addHelpText("after", "\nExample:\n  eval \"$(compliant emulator --port 8787 &)\"; compliant list --api-url http://127.0.0.1:8787\n")
+    .addHelpText("after", "\nExample:\n  compliant emulator --port 8787 > emulator.env &  sleep 1; set -a; . ./emulator.env; set +a; compliant list\n")
     .action(action(async () => (await import("./commands/emulator.js")).run));
 
   registerDatasetCommands(program, action);

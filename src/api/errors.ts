@@ -107,7 +107,7 @@ function describe(init: ApiErrorInit, kind: string | undefined): string {
       return `the API found nothing to ${what} (${status} resource-not-found${tail}); run \`compliant list\` to see your jobs.`;
   }
   if (status === 401) {
-    return `the API refused the bearer token when asked to ${what} (401 Unauthorized); check that X_BEARER_TOKEN holds your App's current bearer token.`;
+    return `the API refused the bearer token when asked to ${what} (401 Unauthorized); check that the token (from X_BEARER_TOKEN, BEARER_TOKEN or --token-file) is your App's current bearer token.`;
   }
   if (status === 403) {
     return `the API refused access when asked to ${what} (403${tail}); check that the App has compliance access and the token is an App-only bearer token.`;

@@ -238,7 +238,7 @@ test("401: wrong token → ApiError exit 3 with an actionable message, not retri
   assert.equal(err.exitCode, ExitCode.auth);
   assert.equal(
     err.message,
-    "the API refused the bearer token when asked to list tweets jobs (401 Unauthorized); check that X_BEARER_TOKEN holds your App's current bearer token.",
+    "the API refused the bearer token when asked to list tweets jobs (401 Unauthorized); check that the token (from X_BEARER_TOKEN, BEARER_TOKEN or --token-file) is your App's current bearer token.",
   );
   assert.ok(!err.message.includes("not-the-token"));
   assert.equal(emu.requests.length, 1);

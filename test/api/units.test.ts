@@ -233,7 +233,7 @@ test("ApiError: plain statuses", () => {
   assert.equal(unauthorized.exitCode, ExitCode.auth);
   assert.equal(
     unauthorized.message,
-    "the API refused the bearer token when asked to create a tweets job (401 Unauthorized); check that X_BEARER_TOKEN holds your App's current bearer token.",
+    "the API refused the bearer token when asked to create a tweets job (401 Unauthorized); check that the token (from X_BEARER_TOKEN, BEARER_TOKEN or --token-file) is your App's current bearer token.",
   );
   const forbidden = apiError({ status: 403 });
   assert.equal(forbidden.exitCode, ExitCode.auth);

@@ -13,7 +13,7 @@ import type { Emulator } from "../../src/emulator/server.js";
 import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /;
-const USAGE_HINT = "(run compliant <command> --help for usage)";
+const USAGE_HINT = "(add --help to the command for usage)";
 const KEEP = "this results file must not change\n";
 
 function lines(text: string): string[] {

@@ -403,7 +403,7 @@ describe("compliant, end to end", { concurrency: 4 }, () => {
     assert.equal(version.stdout, `${VERSION}\n`);
     assert.equal(unknown.code, 2);
     assert.equal(unknown.stdout, "");
-    assert.equal(unknown.stderr, "compliant: unknown command 'bogus'\n(run compliant <command> --help for usage)\n");
+    assert.equal(unknown.stderr, "compliant: unknown command 'bogus'\n(add --help to the command for usage)\n");
     assert.equal(sub.code, 0);
     assert.match(sub.stdout, /--ids-file <path>/);
     // No command at all is a usage error: the help goes to stderr and the exit code is 2.
@@ -461,7 +461,7 @@ describe("compliant, end to end", { concurrency: 4 }, () => {
       // `list` asks for both types at once; whichever is refused first is reported.
       assert.match(
         refused.stderr,
-        /^compliant: the API refused the bearer token when asked to list (tweets|users) jobs \(401 Unauthorized\); check that X_BEARER_TOKEN holds your App's current bearer token\.$/m,
+        /^compliant: the API refused the bearer token when asked to list (tweets|users) jobs \(401 Unauthorized\); check that the token \(from X_BEARER_TOKEN, BEARER_TOKEN or --token-file\) is your App's current bearer token\.$/m,
       );
     });
   }
