@@ -84,7 +84,8 @@ async function loadOrStart(
   const saved = opts.resume === false ? undefined : await store.load();
   if (saved && saved.resultsFile === run.target && saved.parts.length === run.ids.parts.length) {
     const jobs = saved.parts.filter((p) => p.jobId).map((p) => `${p.jobId} (${p.stage})`);
-    ctx.log.info(`resuming the earlier run from ${store.file}${jobs.length ? `: job ${jobs.join(", ")}` : ""}`);
+    // A run that stopped before creating anything has nothing to resume worth mentioning.
+    if (jobs.length) ctx.log.info(`resuming the earlier run from ${store.file}: job ${jobs.join(", ")}`);
     return saved;
   }
   if (saved) ctx.log.warn(`ignoring saved state ${store.file}: it was for another results file or split`);
