@@ -112,7 +112,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       "after",
       `
 Examples:
-  compliant all --emulator --type tweets --ids-file examples/tweet-ids.txt --results-file results.ndjson
+  compliant all --emulator --type tweets --ids-file examples/tweet-ids.txt --results-file results.ndjson --force
   compliant create --type users --name nightly
   compliant upload nightly user-ids.txt
   compliant status nightly --wait
