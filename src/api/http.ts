@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { Agent, request, type Dispatcher } from "undici";
-import { ApiError, NetworkError, parseStorageError } from "./errors.js";
+import { ApiError, NetworkError, parseStorageError, problemKind } from "./errors.js";
 import { backoffMs, rateLimitWaitMs, readRateLimit, shouldRetry, type FailureKind, type RateLimitState } from "./retry.js";
 import { ProblemSchema, type Problem } from "./schemas.js";
 
@@ -155,7 +155,7 @@ export class Http {
       const errorBody = await readCapped(res.body);
       const storage = onApi ? undefined : parseStorageError(errorBody);
       const problem = storage ? undefined : parseProblem(errorBody);
-      const problemType = problemKindOf(problem);
+      const problemType = problemKind(problem?.type);
       const retry = shouldRetry({ attempt, maxAttempts, method: req.method, failure: "status", status: res.statusCode, problemType });
       const resetWait = res.statusCode === 429 ? rateLimitWaitMs(res.headers, this.now()) : undefined;
       const error = new ApiError({
@@ -257,11 +257,6 @@ function parseProblem(text: string): Problem | undefined {
   } catch {
     return undefined;
   }
-}
-
-function problemKindOf(problem: Problem | undefined): string | undefined {
-  const m = /\/2\/problems\/([a-z0-9-]+)\/?$/i.exec(problem?.type ?? "");
-  return m?.[1];
 }
 
 function errorCode(err: unknown): string | undefined {

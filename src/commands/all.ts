@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { rename } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
@@ -7,7 +8,7 @@ import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
 import { partialPath } from "../io/download.js";
-import { emptyStats, mergeStats, type ResultStats } from "../io/results.js";
+import { emptyStats, mergeStats, scanResults, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
 import { summaryFrom, summaryText } from "../output/render.js";
 import { waitForJob } from "../poll.js";
@@ -202,14 +203,11 @@ class AllRun {
   }
 
   /** Results already on disk are counted from the file, so a resumed run reports every part. */
-  private async countPart(part: PartState, base: number) {
-    const { ResultParser } = await import("../io/results.js");
-    const { createReadStream } = await import("node:fs");
-    const parser = new ResultParser(`the results of job ${part.jobId}`);
-    if (this.target === "-" || !part.resultBytes) return parser.end();
+  private async countPart(part: PartState, base: number): Promise<ResultStats> {
+    if (this.target === "-" || !part.resultBytes) return emptyStats();
     const path = this.state.parts.length === 1 ? this.target : partialPath(this.target);
-    for await (const chunk of createReadStream(path, { start: base, end: base + part.resultBytes - 1 })) parser.push(chunk as Buffer);
-    return parser.end();
+    const range = createReadStream(path, { start: base, end: base + part.resultBytes - 1 });
+    return scanResults(`the results of job ${part.jobId}`, range as AsyncIterable<Buffer>);
   }
 
   private async createJob(label: string): Promise<Job> {

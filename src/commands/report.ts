@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { z } from "zod";
 import { isResultError } from "../api/schemas.js";
 import type { Context } from "../context.js";
+import { sortCounts } from "../output/render.js";
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
@@ -38,10 +39,6 @@ export interface Report {
 }
 
 const DIGITS = /^[0-9]{1,19}$/;
-
-function sorted(counts: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
-}
 
 export async function run(raw: ReportOptions, ctx: Context): Promise<void> {
   const parsed = ReportOptions.safeParse(raw);
@@ -95,15 +92,15 @@ export async function run(raw: ReportOptions, ctx: Context): Promise<void> {
     error_records: stats.errors,
     blank_lines: stats.blankLines,
     result_bytes: stats.bytes,
-    by_action: sorted(stats.byAction),
-    by_reason: sorted(stats.byReason),
+    by_action: sortCounts(stats.byAction),
+    by_reason: sortCounts(stats.byReason),
     by_action_reason: [...pairs]
       .map(([k, count]) => {
         const [action = "", reason = ""] = k.split("\u0000");
         return { action, reason, count };
       })
       .sort((a, b) => b.count - a.count || a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason)),
-    errors: sorted(stats.byError),
+    errors: sortCounts(stats.byError),
     apply,
   };
 

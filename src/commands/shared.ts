@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import type { ComplianceApi } from "../api/client.js";
 import { JOB_TYPES, type Job, type JobType } from "../api/schemas.js";
 import type { Context } from "../context.js";
+import { shown } from "../dataset/output.js";
 import { UsageError } from "../errors.js";
 
 const ID = /^[0-9]{1,19}$/;
@@ -77,7 +78,7 @@ export async function checkResultsPath(cwd: string, path: string, force: boolean
   return full;
 }
 
+/** A results target as shown to the user: `stdout` for `-`, else relative to cwd when inside it. */
 export function displayPath(cwd: string, full: string): string {
-  if (full === "-") return "stdout";
-  return full.startsWith(cwd + "/") ? full.slice(cwd.length + 1) : full;
+  return full === "-" ? "stdout" : shown(cwd, full);
 }

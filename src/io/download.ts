@@ -4,7 +4,7 @@ import type { ComplianceApi } from "../api/client.js";
 import { NetworkError } from "../api/errors.js";
 import type { Job } from "../api/schemas.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
-import { ResultParser, scanResults, type ResultStats } from "./results.js";
+import { ResultParser, type ResultStats } from "./results.js";
 
 export interface DownloadOptions {
   /** Absolute path, or "-" for the stream in `stdout`. */
@@ -219,9 +219,4 @@ async function lastLineEnd(path: string, size: number): Promise<number> {
   } finally {
     await fh.close();
   }
-}
-
-/** Counts an existing results file (used when a run resumes after its download finished). */
-export async function countResultsFile(path: string): Promise<ResultStats> {
-  return scanResults(path, createReadStream(path) as AsyncIterable<Buffer>);
 }

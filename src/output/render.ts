@@ -78,7 +78,7 @@ export function summaryFrom(
   };
 }
 
-function sortCounts(counts: Record<string, number>): Record<string, number> {
+export function sortCounts(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
