@@ -249,7 +249,9 @@ describe("prepareIds", () => {
     const content = parts.join("");
     const { path, tmp } = await fileWith(content);
     for (const dedupe of [false, true]) {
-      const r = await prepareIds(path, { tmpDir: tmp, dedupe, maxBytesPerJob: 1_000_000, maxIdsPerJob: 40_000 });
+      // Small repeat-counter buffers: the repeats are counted through the spill file and re-split.
+      const repeatCounter = { partitions: 8, blockIds: 64, maxInMemory: 3000 };
+      const r = await prepareIds(path, { tmpDir: tmp, dedupe, maxBytesPerJob: 1_000_000, maxIdsPerJob: 40_000, repeatCounter });
       const want = reference(content, dedupe);
       const up = await checkResult(r);
       assert.equal(up.length, Buffer.byteLength(want.upload));
@@ -263,6 +265,7 @@ describe("prepareIds", () => {
       assert.ok(r.parts.length > 1);
       for (const p of r.parts) assert.ok(p.ids <= 40_000 && p.bytes <= 1_000_000);
       await r.cleanup();
+      assert.deepEqual(await readdir(tmp), [], "no spill or normalised file left");
     }
     // The same through stdin, in awkward chunk sizes.
     const buf = Buffer.from(content);
