@@ -318,6 +318,10 @@ if (isEntry) {
   // request; Node waits for that work at exit, adding ~0.2 s to every command. The baseline WASM
   // compiler is ample for a CLI's traffic (download throughput is unchanged), so use only that.
   setFlagsFromString("--liftoff-only");
+  // Keep V8's young generation at its starting size (1 MiB semi-spaces) instead of letting it grow
+  // to 16 MiB: this CLI keeps little on the JS heap (big data lives in buffers), and the grown young
+  // generation alone added ~12 MB to peak RSS for nothing (measured on `all` with 10M IDs).
+  setFlagsFromString("--semi-space-growth-factor=1");
   const state: RunState = { controller: new AbortController(), cleanups: [] };
   let signals = 0;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => {

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { TransferPacer } from "../io/memory.js";
 import { Transform, type Readable } from "node:stream";
 import type { z } from "zod";
 import { CliError, ExitCode } from "../errors.js";
@@ -252,13 +253,14 @@ function readRange(
     end: source.start + end - 1,
     highWaterMark: 1024 * 1024,
   });
-  if (!onProgress) return stream;
   let sent = from;
-  onProgress(sent, total);
+  onProgress?.(sent, total);
+  const pacer = new TransferPacer();
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       sent += chunk.length;
-      onProgress(sent, total);
+      onProgress?.(sent, total);
+      pacer.add(chunk.length);
       cb(null, chunk);
     },
   });

@@ -4,6 +4,7 @@ import type { ComplianceApi } from "../api/client.js";
 import { NetworkError } from "../api/errors.js";
 import type { Job } from "../api/schemas.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
+import { TransferPacer } from "./memory.js";
 import { ResultParser, type ResultStats } from "./results.js";
 
 export interface DownloadOptions {
@@ -63,6 +64,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
 
   let resumes = 0;
   const maxResumes = opts.maxResumes ?? 5;
+  const pacer = new TransferPacer();
   try {
     for (;;) {
       opts.signal?.throwIfAborted();
@@ -80,6 +82,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       try {
         for await (const chunk of response.body) {
           const buf = chunk as Buffer;
+          pacer.add(buf.length);
           parser.push(buf);
           if (writer) await writer.add(buf);
           else if (!opts.stdout.write(buf)) await drain(opts.stdout, opts.signal);

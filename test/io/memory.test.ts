@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { collectorAvailable, TransferPacer } from "../../src/io/memory.js";
+
+describe("TransferPacer", () => {
+  it("can start a collection on this Node (else long transfers grow peak RSS again)", () => {
+    assert.equal(collectorAvailable(), true);
+  });
+
+  it("starts one collection per `every` bytes transferred, whatever the chunk sizes", () => {
+    let collections = 0;
+    const pacer = new TransferPacer(10, () => collections++);
+    pacer.add(4);
+    pacer.add(4);
+    assert.equal(collections, 0);
+    pacer.add(4); // 12 ≥ 10
+    assert.equal(collections, 1);
+    pacer.add(9);
+    assert.equal(collections, 1);
+    pacer.add(35); // one big chunk: one collection, the count starts again
+    assert.equal(collections, 2);
+    pacer.add(10);
+    assert.equal(collections, 3);
+  });
+});
