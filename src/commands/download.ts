@@ -46,7 +46,7 @@ export async function fetchResults(
     ...opts,
     stdout: ctx.stdout,
     signal: ctx.signal,
-    onProgress: (bytes, total) => ctx.log.progress(`${label}: ${transferText(bytes, total, started, Date.now())}`),
+    onProgress: (bytes, total) => ctx.log.progress(() => `${label}: ${transferText(bytes, total, started, Date.now())}`),
     onResume: (offset, why) => ctx.log.warn(`${why}; resuming the download of job ${job.id} at byte ${offset.toLocaleString("en-US")}`),
   });
   ctx.log.info(`downloaded ${stats.bytes.toLocaleString("en-US")} bytes of results for job ${job.id} to ${displayPath(ctx.cwd, opts.target)}`);

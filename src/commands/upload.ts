@@ -41,7 +41,7 @@ export async function validateIds(path: string, ctx: Context, opts: { dedupe?: b
     maxIdsPerJob: opts.maxIdsPerJob,
     signal: ctx.signal,
     stdin: ctx.stdin,
-    onProgress: ({ bytes, ids }) => ctx.log.progress(`checking ${path === "-" ? "stdin" : path}: ${ids.toLocaleString("en-US")} IDs, ${transferText(bytes, undefined, started, Date.now())}`),
+    onProgress: ({ bytes, ids }) => ctx.log.progress(() => `checking ${path === "-" ? "stdin" : path}: ${ids.toLocaleString("en-US")} IDs, ${transferText(bytes, undefined, started, Date.now())}`),
   });
   const notes = [idCount(ids.ids)];
   if (ids.blankLines) notes.push(`${ids.blankLines} blank line${ids.blankLines === 1 ? "" : "s"} skipped`);
@@ -76,7 +76,7 @@ export async function uploadPart(
     signal: ctx.signal,
     sessionUri: session?.uri,
     onSession: session?.save,
-    onProgress: (sent, total) => ctx.log.progress(`${label}: ${transferText(sent, total, started, Date.now())}`),
+    onProgress: (sent, total) => ctx.log.progress(() => `${label}: ${transferText(sent, total, started, Date.now())}`),
   });
   ctx.log.info(`uploaded ${idCount(part.ids)} (${part.bytes.toLocaleString("en-US")} bytes) to job ${job.id}`);
 }

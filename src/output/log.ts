@@ -14,8 +14,12 @@ export interface Log {
   info(message: string): void;
   warn(message: string): void;
   debug(message: string): void;
-  /** A frequently updated status (bytes uploaded, waiting): spinner text, or a throttled line. */
-  progress(message: string): void;
+  /**
+   * A frequently updated status (bytes uploaded, waiting): spinner text, or a throttled line. Pass
+   * a function for text that is costly to build per call (per transferred chunk): it is called
+   * only when the text is shown (off a TTY at the heartbeat; on one at most every 50 ms).
+   */
+  progress(message: string | (() => string)): void;
   /** Ends any spinner, leaving the last milestone visible. */
   done(): void;
 }
@@ -28,6 +32,9 @@ export interface LogOptions {
   now?: () => number;
 }
 
+/** On a TTY, the least time between two computed progress texts (a spinner frame is 80 ms). */
+const SPINNER_TEXT_MS = 50;
+
 export function createLog(opts: LogOptions): Log {
   const { policy, stderr } = opts;
   const now = opts.now ?? Date.now;
@@ -37,6 +44,7 @@ export function createLog(opts: LogOptions): Log {
   let spinnerLoading: Promise<void> | undefined;
   let pendingText: string | undefined;
   let lastProgressAt = 0;
+  let lastSpinnerTextAt = -Infinity;
 
   const stamp = () => (policy.fancy ? "" : `${new Date(now()).toISOString().replace(/\.\d+Z$/, "Z")} `);
   const line = (text: string) => {
@@ -80,11 +88,15 @@ export function createLog(opts: LogOptions): Log {
     },
     progress(message) {
       if (policy.quiet) return;
-      if (policy.fancy) return startSpinner(message);
       const t = now();
+      if (policy.fancy) {
+        if (typeof message === "function" && t - lastSpinnerTextAt < SPINNER_TEXT_MS) return;
+        lastSpinnerTextAt = t;
+        return startSpinner(typeof message === "function" ? message() : message);
+      }
       if (t - lastProgressAt < heartbeatMs) return;
       lastProgressAt = t;
-      line(message);
+      line(typeof message === "function" ? message() : message);
     },
     done() {
       pendingText = undefined;
