@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { loadEnv, resolveApiUrl, resolveToken, type Env, type GlobalFlags } from "./config.js";
 import type { Context } from "./context.js";
 import { CliError, EXIT_CODE_HELP, ExitCode, InterruptedError } from "./errors.js";
 import { createLog, type Log } from "./output/log.js";
 import { terminalPolicy } from "./output/terminal.js";
+import { applyCliV8Flags } from "./v8-flags.js";
 import type { ComplianceApi } from "./api/client.js";
 import { registerDatasetCommands } from "./commands/dataset-commands.js";
 
@@ -314,14 +314,7 @@ function isAbort(err: unknown): boolean {
 // Entry point when run as the binary (bin/compliant.js imports this module).
 const isEntry = process.argv[1] !== undefined && /compliant(\.js)?$/.test(process.argv[1]);
 if (isEntry) {
-  // undici parses HTTP with WebAssembly, which V8 re-optimises on background threads after the first
-  // request; Node waits for that work at exit, adding ~0.2 s to every command. The baseline WASM
-  // compiler is ample for a CLI's traffic (download throughput is unchanged), so use only that.
-  setFlagsFromString("--liftoff-only");
-  // Keep V8's young generation at its starting size (1 MiB semi-spaces) instead of letting it grow
-  // to 16 MiB: this CLI keeps little on the JS heap (big data lives in buffers), and the grown young
-  // generation alone added ~12 MB to peak RSS for nothing (measured on `all` with 10M IDs).
-  setFlagsFromString("--semi-space-growth-factor=1");
+  applyCliV8Flags();
   const state: RunState = { controller: new AbortController(), cleanups: [] };
   let signals = 0;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => {

@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
-import { TransferPacer } from "../io/memory.js";
-import { Transform, type Readable } from "node:stream";
+import { pipeline, Transform, type Readable } from "node:stream";
 import type { z } from "zod";
 import { CliError, ExitCode } from "../errors.js";
+import { TransferPacer } from "../io/memory.js";
 import { ApiError, ApiShapeError, NetworkError } from "./errors.js";
 import { Http, type HttpOptions, type HttpResponse } from "./http.js";
 import {
@@ -264,8 +264,10 @@ function readRange(
       cb(null, chunk);
     },
   });
-  stream.on("error", (err) => counter.destroy(err));
-  return stream.pipe(counter);
+  // pipeline, not pipe: an error on either side destroys both, so a request that gives up on
+  // the body also closes the file.
+  pipeline(stream, counter, () => undefined);
+  return counter;
 }
 
 function parse<T extends z.ZodType>(schema: T, body: unknown, what: string, endpoint: string): z.infer<T> {

@@ -11,7 +11,7 @@
 // line, a normalised copy starts in a private temp dir: the clean prefix is copied
 // from the source, and from then on each chunk is compacted in place and appended.
 // stdin (and any non-regular file, e.g. a pipe) is always spooled in the same pass.
-// Lines go through in batches of 4096: parse, then the set (or the repeat counter) in one tight
+// Lines go through in batches of 1024: parse, then the set (or the repeat counter) in one tight
 // loop, then output. The parse reads 4 bytes at a time (SWAR digit check and conversion), ~1.5×
 // faster than byte by byte; lines it cannot take whole (spaces, CR, blanks, bad bytes, the last
 // bytes of a buffer) go through the byte-by-byte path.
@@ -113,6 +113,8 @@ export const idFileMessages = {
     `the ID file ${source} is UTF-16 encoded; save it as UTF-8 (or plain ASCII) with one Post or user ID per line.`,
   tmpDir: (dir: string, reason: string) =>
     `cannot write the normalised ID file in ${dir}: ${reason}; free some space or choose another temporary directory (TMPDIR).`,
+  scratch: (dir: string, reason: string) =>
+    `cannot count repeated IDs: the scratch file in ${dir} failed: ${reason}; free some space (about 8 bytes per ID) or choose another temporary directory (TMPDIR).`,
 } as const;
 
 /** `line 7: "12x"`: the trimmed line text, cut to 40 characters (the last one "…" when cut). */
@@ -563,7 +565,7 @@ export async function prepareIds(input: string, opts: PrepareIdsOptions = {}): P
       : new RepeatCounter({
           ...opts.repeatCounter,
           tmpDir: baseTmp,
-          wrapError: (err) => new UsageError(idFileMessages.tmpDir(baseTmp, describeFsError(err).reason), { cause: err }),
+          wrapError: (err) => new UsageError(idFileMessages.scratch(baseTmp, describeFsError(err).reason), { cause: err }),
         }),
     maxIds,
     maxBytes,

@@ -32,6 +32,13 @@ function gc(): GcFunction | null {
     if (typeof fn === "function") gcFunction = fn as GcFunction;
   } catch {
     // Not available: V8 collects on its own schedule.
+  } finally {
+    // The flag is process-wide: switch it off again so no later context or worker gets a `gc`.
+    try {
+      setFlagsFromString("--no-expose-gc");
+    } catch {
+      // Nothing more to undo.
+    }
   }
   return gcFunction;
 }
@@ -42,7 +49,11 @@ export function collectorAvailable(): boolean {
 }
 
 function collectYoung(): void {
-  gc()?.({ type: "minor" });
+  try {
+    gc()?.({ type: "minor" });
+  } catch {
+    // A collection that cannot run must not fail the transfer.
+  }
 }
 
 /** Counts the bytes of a transfer and runs a young-generation collection every `every` bytes. */

@@ -101,7 +101,10 @@ export class RepeatCounter {
     return this.blocks > 0;
   }
 
-  /** Adds n keys (lo[q], hi[q]); a full buffer is written to the spill file before going on. */
+  /**
+   * Adds n keys (lo[q], hi[q]); a full buffer is written to the spill file before going on. Keys
+   * are IDs' words as in src/io/id-set.ts: hi ≤ 2328306436 (below 1e19), so hi + 1 never wraps.
+   */
   addKeys(lo: Uint32Array, hi: Uint32Array, n: number): void {
     const bufs = this.bufs;
     const fill = this.fill;

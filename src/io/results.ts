@@ -318,16 +318,17 @@ export class ResultParser {
       if (fast !== undefined && fast.match(buf, s, e)) {
         // Byte-level fast path: a plain event in the common shape (see FastEvent), counted by the
         // cache index of its action and reason (folded into the stats by end()).
+        // A value's first sighting puts its key in the stats (at 0), so keys keep first-seen order.
         this.stats.events++;
         const a = this.values.index(buf, fast.actionS, fast.actionE);
-        if (a >= 0) this.actionCounts[a]!++;
-        else bump(this.stats.byAction, buf.toString("latin1", fast.actionS, fast.actionE));
+        if (a < 0) bump(this.stats.byAction, buf.toString("latin1", fast.actionS, fast.actionE));
+        else if (this.actionCounts[a]!++ === 0) this.stats.byAction[this.values.strings[a]!] ??= 0;
         if (fast.reasonS < 0) {
-          this.noReason++;
+          if (this.noReason++ === 0) this.stats.byReason["(none)"] ??= 0;
         } else {
           const r = this.values.index(buf, fast.reasonS, fast.reasonE);
-          if (r >= 0) this.reasonCounts[r]!++;
-          else bump(this.stats.byReason, buf.toString("latin1", fast.reasonS, fast.reasonE));
+          if (r < 0) bump(this.stats.byReason, buf.toString("latin1", fast.reasonS, fast.reasonE));
+          else if (this.reasonCounts[r]!++ === 0) this.stats.byReason[this.values.strings[r]!] ??= 0;
         }
         return;
       }

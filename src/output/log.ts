@@ -45,6 +45,16 @@ export function createLog(opts: LogOptions): Log {
   let pendingText: string | undefined;
   let lastProgressAt = 0;
   let lastSpinnerTextAt = -Infinity;
+  // A lazy text that came too soon after the last one: shown when its time comes, so the last
+  // update of a transfer (100 %) is never lost to the throttle.
+  let throttled: (() => string) | undefined;
+  let trailing: ReturnType<typeof setTimeout> | undefined;
+  const resetThrottle = () => {
+    throttled = undefined;
+    if (trailing !== undefined) clearTimeout(trailing);
+    trailing = undefined;
+    lastSpinnerTextAt = -Infinity;
+  };
 
   const stamp = () => (policy.fancy ? "" : `${new Date(now()).toISOString().replace(/\.\d+Z$/, "Z")} `);
   const line = (text: string) => {
@@ -75,6 +85,7 @@ export function createLog(opts: LogOptions): Log {
       lastProgressAt = now();
       // A milestone ends the current activity: the spinner restarts with the next progress text.
       pendingText = undefined;
+      resetThrottle();
       if (spinner?.isSpinning) spinner.stop();
       line(message);
     },
@@ -90,7 +101,22 @@ export function createLog(opts: LogOptions): Log {
       if (policy.quiet) return;
       const t = now();
       if (policy.fancy) {
-        if (typeof message === "function" && t - lastSpinnerTextAt < SPINNER_TEXT_MS) return;
+        if (typeof message === "function" && t - lastSpinnerTextAt < SPINNER_TEXT_MS) {
+          throttled = message;
+          if (trailing === undefined) {
+            trailing = setTimeout(() => {
+              trailing = undefined;
+              const text = throttled;
+              throttled = undefined;
+              if (text === undefined) return;
+              lastSpinnerTextAt = now();
+              startSpinner(text());
+            }, SPINNER_TEXT_MS);
+            trailing.unref?.();
+          }
+          return;
+        }
+        throttled = undefined;
         lastSpinnerTextAt = t;
         return startSpinner(typeof message === "function" ? message() : message);
       }
@@ -100,6 +126,7 @@ export function createLog(opts: LogOptions): Log {
     },
     done() {
       pendingText = undefined;
+      resetThrottle();
       if (spinner?.isSpinning) spinner.stop();
     },
   };

@@ -370,6 +370,28 @@ describe("prepareIds", () => {
       assert.deepEqual(await readdir(tmp), []);
     });
 
+    it("no usable temporary directory: the normalised copy, and the repeat count's scratch file", async () => {
+      const { dir } = await scratch();
+      const missing = join(dir, "no-such-tmp");
+      const messy = await fileWith("1\r\n2\r\n");
+      await rejects(
+        prepareIds(messy.path, { tmpDir: missing }),
+        `cannot write the normalised ID file in ${missing}: no such file; free some space or choose another temporary directory (TMPDIR).`,
+      );
+      // A clean file needs no copy, but enough IDs fill the repeat counter's buffers (tiny here).
+      const clean = await fileWith(Array.from({ length: 200 }, (_, k) => idOf(k)).join("\n") + "\n");
+      await rejects(
+        prepareIds(clean.path, { tmpDir: missing, repeatCounter: { partitions: 2, blockIds: 4 } }),
+        `cannot count repeated IDs: the scratch file in ${missing} failed: no such file; free some space (about 8 bytes per ID) or choose another temporary directory (TMPDIR).`,
+      );
+      // With room, the same file goes through the scratch file and leaves nothing behind.
+      const r = await prepareIds(clean.path, { tmpDir: clean.tmp, repeatCounter: { partitions: 2, blockIds: 4 } });
+      assert.equal(r.ids, 200);
+      assert.equal(r.duplicates, 0);
+      assert.deepEqual(await readdir(clean.tmp), []);
+      await r.cleanup();
+    });
+
     it("a huge line without newline is reported, not held in memory", async () => {
       const { path, tmp } = await fileWith("1\n" + "z".repeat(9_000_000));
       await rejects(

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { runInNewContext } from "node:vm";
 import { collectorAvailable, TransferPacer } from "../../src/io/memory.js";
 
 describe("TransferPacer", () => {
-  it("can start a collection on this Node (else long transfers grow peak RSS again)", () => {
+  it("can start a collection on this Node (else long transfers grow peak RSS again), and exposes gc nowhere", () => {
     assert.equal(collectorAvailable(), true);
+    // The run-time --expose-gc is switched off again once gc is taken: new contexts have none.
+    assert.equal(runInNewContext("typeof gc"), "undefined");
+    assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
   });
 
   it("starts one collection per `every` bytes transferred, whatever the chunk sizes", () => {

@@ -18,7 +18,7 @@ function rng(seed: number): () => number {
   };
 }
 
-/** Feeds the IDs in batches of up to 1000 (as the scanner does), returns the counter's answer. */
+/** Feeds the IDs in batches of up to 1000 (the scanner's are 1024), returns the counter's answer. */
 async function countWith(ids: readonly bigint[], opts: RepeatCounterOptions): Promise<{ repeats: number; spilled: boolean }> {
   const c = new RepeatCounter(opts);
   const lo = new Uint32Array(1000);
@@ -111,6 +111,8 @@ describe("RepeatCounter", () => {
   });
 
   it("a spill it cannot write is the error wrapError makes, and nothing is left open or behind", async () => {
+    const openFds = async (): Promise<number> => (await readdir("/proc/self/fd")).length;
+    const fdsBefore = await openFds();
     const missing = join(dir, "no-such-dir");
     const c = new RepeatCounter({
       tmpDir: missing,
@@ -122,6 +124,13 @@ describe("RepeatCounter", () => {
     const hi = Uint32Array.of(0, 0, 0);
     assert.throws(() => c.addKeys(lo, hi, 3), { message: "wrapped: ENOENT" });
     c.dispose();
+    assert.equal(await openFds(), fdsBefore, "no file descriptor left open");
+    // And after a spill that worked, count() closes the (already unlinked) file.
+    const ok = new RepeatCounter({ tmpDir: dir, partitions: 2, blockIds: 1 });
+    ok.addKeys(lo, hi, 3);
+    assert.equal(await openFds(), fdsBefore + 1, "the spill file is open while counting");
+    assert.equal(await ok.count(), 0);
+    assert.equal(await openFds(), fdsBefore);
     assert.deepEqual(await readdir(dir), []);
   });
 

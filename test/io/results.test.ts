@@ -67,6 +67,11 @@ test("fast and slow paths count the same events, reasons and error records", () 
   assert.equal(Object.keys(reasons).filter((r) => /^r\d+$/.test(r)).length, 40);
   assert.equal((fast as { byAction: Record<string, number> }).byAction.a0, 2);
   assert.equal((fast as { errors: number }).errors, 1);
+  // Same key order too (summaries and --json print them as counted): first seen, first listed.
+  for (const key of ["byAction", "byReason", "byError"] as const) {
+    const slow = count(text, true) as Record<typeof key, object>;
+    assert.deepEqual(Object.keys((fast as Record<typeof key, object>)[key]), Object.keys(slow[key]), key);
+  }
   assert.equal((fast as { blankLines: number }).blankLines, 2);
 });
 
