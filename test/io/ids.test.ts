@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { UsageError } from "../../src/errors.js";
 import { idFileMessages, prepareIds } from "../../src/io/ids.js";
 import type { PrepareIdsOptions, PreparedIds } from "../../src/io/ids.js";
+import { rng } from "../helpers/rng.js";
 
 let root = "";
 let n = 0;
@@ -94,18 +95,6 @@ async function rejects(p: Promise<unknown>, message: string): Promise<void> {
 
 function stdinOf(parts: (string | Buffer)[]): NodeJS.ReadableStream {
   return Readable.from(parts, { objectMode: false });
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 function idOf(k: number): string {

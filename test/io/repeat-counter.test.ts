@@ -5,18 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RepeatCounter } from "../../src/io/repeat-counter.js";
 import type { RepeatCounterOptions } from "../../src/io/repeat-counter.js";
-
-/** Deterministic 32-bit PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { rng } from "../helpers/rng.js";
 
 /** Feeds the IDs in batches of up to 1000 (the scanner's are 1024), returns the counter's answer. */
 async function countWith(ids: readonly bigint[], opts: RepeatCounterOptions): Promise<{ repeats: number; spilled: boolean }> {
