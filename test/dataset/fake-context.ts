@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -10,9 +10,16 @@ import { createLog } from "../../src/output/log.js";
 
 export const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/datasets/", import.meta.url));
 
-/** A fresh temporary folder holding a copy of the dataset fixtures. */
+const made: string[] = [];
+
+/** A fresh temporary folder holding a copy of the dataset fixtures (removed when the test file ends). */
 export function workdir(): string {
   const dir = mkdtempSync(join(tmpdir(), "compliant-dataset-"));
+  if (made.push(dir) === 1) {
+    process.once("exit", () => {
+      for (const d of made) rmSync(d, { recursive: true, force: true });
+    });
+  }
   cpSync(FIXTURES, dir, { recursive: true });
   return dir;
 }
