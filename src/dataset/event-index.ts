@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import type { ResultLine } from "../api/schemas.js";
+import { hash, keyFromBytes, keyFromString, keyHi, keyLo } from "../io/id-set.js";
 import { ResultParser, type ResultStats } from "../io/results.js";
 
 /**
@@ -24,72 +25,11 @@ export function classifyEvent(action: string, reason: string | undefined): KindV
   return Kind.other;
 }
 
-// Key packing (as in src/io/id-set.ts, no BigInt on the hot path): an ID of n ≤ 19 digits is
-// split into h (its first n − 9 digits, < 1e10) and l (its last 9 digits, < 1e9), packed as
-// hi = h mod 2^32 and lo = (floor(h / 2^32) + 1)·2^30 + l, which is injective and never 0.
-const TWO_POW_30 = 1073741824;
-const TWO_POW_32 = 4294967296;
-let keyLo = 0;
-let keyHi = 0;
-
-/** Packs the ASCII digits buf[start, end) into keyLo/keyHi; false if not 1–19 digits. */
-export function keyFromBytes(buf: Uint8Array, start: number, end: number): boolean {
-  const n = end - start;
-  if (n < 1 || n > 19) return false;
-  const split = end - 9;
-  let h = 0;
-  let k = start;
-  for (; k < split; k++) {
-    const d = buf[k]! - 48;
-    if (d < 0 || d > 9) return false;
-    h = h * 10 + d;
-  }
-  let l = 0;
-  for (; k < end; k++) {
-    const d = buf[k]! - 48;
-    if (d < 0 || d > 9) return false;
-    l = l * 10 + d;
-  }
-  const hLow = h >>> 0;
-  keyHi = hLow;
-  keyLo = ((h - hLow) / TWO_POW_32 + 1) * TWO_POW_30 + l;
-  return true;
-}
-
-function keyFromString(id: string): boolean {
-  const end = id.length;
-  if (end < 1 || end > 19) return false;
-  const split = end - 9;
-  let h = 0;
-  let k = 0;
-  for (; k < split; k++) {
-    const d = id.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return false;
-    h = h * 10 + d;
-  }
-  let l = 0;
-  for (; k < end; k++) {
-    const d = id.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return false;
-    l = l * 10 + d;
-  }
-  const hLow = h >>> 0;
-  keyHi = hLow;
-  keyLo = ((h - hLow) / TWO_POW_32 + 1) * TWO_POW_30 + l;
-  return true;
-}
-
-function hash(lo: number, hi: number): number {
-  let x = Math.imul(lo, 0xcc9e2d51) ^ hi;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return x ^ (x >>> 16);
-}
-
 /**
  * ID → kind, as an open-addressing hash table over typed arrays: 9 bytes a slot, load ≤ 0.5,
  * so ~18–36 bytes per event whatever the dataset size (1M events ≈ 19 MB). Lookups take digit
- * bytes straight from the dataset buffer, so the scan creates no strings.
+ * bytes straight from the dataset buffer, so the scan creates no strings. Keys are the ID's two
+ * 32-bit words from src/io/id-set.ts; a slot keeps hi + 1 (never 0: hi ≤ 2328306436), 0 = empty.
  */
 export class EventIndex {
   #keys: Uint32Array;
@@ -134,12 +74,13 @@ export class EventIndex {
   #find(lo: number, hi: number): KindValue {
     const t = this.#keys;
     const mask = this.#mask;
+    const h1 = hi + 1;
     let i = hash(lo, hi) & mask;
     for (;;) {
       const j = i << 1;
-      const s = t[j]!;
+      const s = t[j + 1]!;
       if (s === 0) return Kind.none;
-      if (s === lo && t[j + 1] === hi) return this.#kinds[i] as KindValue;
+      if (s === h1 && t[j] === lo) return this.#kinds[i] as KindValue;
       i = (i + 1) & mask;
     }
   }
@@ -147,18 +88,19 @@ export class EventIndex {
   #put(lo: number, hi: number, kind: number): void {
     const t = this.#keys;
     const mask = this.#mask;
+    const h1 = hi + 1;
     let i = hash(lo, hi) & mask;
     for (;;) {
       const j = i << 1;
-      const s = t[j]!;
+      const s = t[j + 1]!;
       if (s === 0) {
         t[j] = lo;
-        t[j + 1] = hi;
+        t[j + 1] = h1;
         this.#kinds[i] = kind;
         this.#size++;
         return;
       }
-      if (s === lo && t[j + 1] === hi) {
+      if (s === h1 && t[j] === lo) {
         if (kind > this.#kinds[i]!) this.#kinds[i] = kind;
         return;
       }
@@ -176,7 +118,7 @@ export class EventIndex {
     this.#size = 0;
     for (let i = 0; i < oldKinds.length; i++) {
       const kind = oldKinds[i]!;
-      if (kind !== 0) this.#put(oldKeys[i << 1]!, oldKeys[(i << 1) + 1]!, kind);
+      if (kind !== 0) this.#put(oldKeys[i << 1]!, oldKeys[(i << 1) + 1]! - 1, kind);
     }
   }
 }

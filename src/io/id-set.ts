@@ -22,9 +22,9 @@ const MIN_CAPACITY = 1024;
 const MAX_CAPACITY = 1 << 30;
 const MAX_LOAD = 0.7;
 
-// Scratch output of the key computation (no pair allocated per ID).
-let keyLo = 0;
-let keyHi = 0;
+// Scratch output of the key computation (no pair allocated per ID); read-only to importers.
+export let keyLo = 0;
+export let keyHi = 0;
 
 /** The high word of the value whose low word is `lo` and approximate value is `approx`. */
 export function highWord(approx: number, lo: number): number {
@@ -32,7 +32,7 @@ export function highWord(approx: number, lo: number): number {
 }
 
 /** Sets keyLo/keyHi from the digits buf[start, end); false if they are not 1–19 digits. */
-function keyFromBytes(buf: Uint8Array, start: number, end: number): boolean {
+export function keyFromBytes(buf: Uint8Array, start: number, end: number): boolean {
   if (end - start < 1 || end - start > MAX_DIGITS) return false;
   let lo = 0;
   let approx = 0;
@@ -47,7 +47,8 @@ function keyFromBytes(buf: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-function keyFromString(id: string): boolean {
+/** Sets keyLo/keyHi from a digit string; false if it is not 1–19 digits. */
+export function keyFromString(id: string): boolean {
   const end = id.length;
   if (end < 1 || end > MAX_DIGITS) return false;
   let lo = 0;
@@ -78,7 +79,7 @@ function keyFromId(id: string | bigint): void {
 }
 
 /** murmur3-style mix of the two words of an ID to 32 bits. */
-function hash(lo: number, hi: number): number {
+export function hash(lo: number, hi: number): number {
   let x = Math.imul(hi, 0xcc9e2d51) ^ lo;
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
