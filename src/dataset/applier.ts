@@ -126,7 +126,10 @@ export class DatasetApplier {
     if (!this.ending) this.out.push(NL);
   }
 
-  private auditLine(buf: Buffer, start: number, end: number): void {
+  /** Leaves line [start, end) out of the output (ending the current run), and audits it with --removed. */
+  private drop(buf: Buffer, start: number, end: number): void {
+    this.counts.droppedLines++;
+    this.flushRun();
     if (!this.audit) return;
     let e = end;
     if (e > start && buf[e - 1] === 13) e--;
@@ -162,9 +165,7 @@ export class DatasetApplier {
       const kind = this.index.lookupRange(buf, s, e);
       if (kind === Kind.delete) {
         this.counts.removedRecords++;
-        this.counts.droppedLines++;
-        this.flushRun();
-        this.auditLine(buf, start, end);
+        this.drop(buf, start, end);
         return;
       }
       // An ID alone has no geo fields: scrub leaves it as it is.
@@ -219,9 +220,7 @@ export class DatasetApplier {
         }
         if (kind === Kind.delete) {
           this.counts.removedRecords++;
-          this.counts.droppedLines++;
-          this.flushRun();
-          this.auditLine(buf, start, end);
+          this.drop(buf, start, end);
           return;
         }
         if (kind === Kind.other) {
@@ -252,12 +251,11 @@ export class DatasetApplier {
       this.keep(buf, start, end);
       return;
     }
-    this.flushRun();
     if (outcome.kind === "drop") {
-      this.counts.droppedLines++;
-      this.auditLine(buf, start, end);
+      this.drop(buf, start, end);
       return;
     }
+    this.flushRun();
     this.counts.rewrittenLines++;
     const hadNewline = end < buf.length || !this.ending;
     this.out.push(Buffer.from(stringifyLossless(outcome.value)));
