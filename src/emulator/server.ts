@@ -854,6 +854,23 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   const tmpFile = (job: Job): string => join(dataDir, `${job.id}.${++fileSeq}.tmp`);
 
+  /**
+   * Receives a whole (non-resumable) upload into a temp file and keeps it as the job's IDs, if the
+   * job still takes uploads once the body is in (it may have expired meanwhile). "cut": the
+   * connection failed (already answered); "closed": the job stopped taking uploads.
+   */
+  const storeUpload = async (ctx: Ctx, job: Job): Promise<number | "cut" | "closed"> => {
+    const tmp = tmpFile(job);
+    const r = await receive(ctx, tmp, { flags: "w", position: 0, skip: 0 });
+    if (!r.ok || job.status !== "created") {
+      await unlink(tmp).catch(() => undefined);
+      return r.ok ? "closed" : "cut";
+    }
+    await rename(tmp, job.uploadFile);
+    markUploaded(job, r.received);
+    return r.received;
+  };
+
   const handleApiUpload = async (ctx: Ctx, id: string): Promise<void> => {
     const job = await apiJob(ctx, id);
     if (job === undefined) return;
@@ -866,18 +883,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (s !== "created") {
       return sendJson(ctx, 409, conflict(`Job ${id} is ${s}; uploads are accepted only while it is created.`));
     }
-    const tmp = tmpFile(job);
-    const r = await receive(ctx, tmp, { flags: "w", position: 0, skip: 0 });
-    if (!r.ok) {
-      await unlink(tmp).catch(() => undefined);
-      return;
-    }
-    if (job.status !== "created") {
-      await unlink(tmp).catch(() => undefined);
+    const stored = await storeUpload(ctx, job);
+    if (stored === "cut") return;
+    if (stored === "closed") {
       return sendJson(ctx, 409, conflict(`Job ${id} is ${statusOf(job)}; uploads are accepted only while it is created.`));
     }
-    await rename(tmp, job.uploadFile);
-    markUploaded(job, r.received);
     return sendJson(ctx, 200, { data: jobJson(job) });
   };
 
@@ -1037,24 +1047,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         return sendXml(ctx, 413, xmlError("EntityTooLarge", `The upload exceeds the maximum of ${maxUploadBytes} bytes.`), { connection: "close" });
       }
       if (job.status !== "created") return notAccepting();
-      const tmp = tmpFile(job);
-      const r = await receive(ctx, tmp, { flags: "w", position: 0, skip: 0 });
-      if (!r.ok) {
-        await unlink(tmp).catch(() => undefined);
-        return;
-      }
-      if (job.status !== "created") {
-        await unlink(tmp).catch(() => undefined);
-        return notAccepting();
-      }
-      await rename(tmp, job.uploadFile);
-      markUploaded(job, r.received);
+      const stored = await storeUpload(ctx, job);
+      if (stored === "cut") return;
+      if (stored === "closed") return notAccepting();
       return send(ctx, 200, {
         "content-type": "text/html; charset=UTF-8",
         etag: `"${randomBytes(16).toString("hex")}"`,
         "x-goog-generation": String(clock.now() * 1000),
         "x-goog-metageneration": "1",
-        "x-goog-stored-content-length": String(r.received),
+        "x-goog-stored-content-length": String(stored),
         "x-goog-stored-content-encoding": "identity",
       });
     }
