@@ -163,6 +163,8 @@ interface CliRun {
 }
 
 const HAVE_TIME = existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-v", "true"]).status === 0;
+/** The peak RSS line of `/usr/bin/time -v`. */
+const TIME_MAXRSS = /Maximum resident set size \(kbytes\): (\d+)/;
 const PRELOAD = join(ROOT, "bench", "maxrss-preload.mjs");
 
 function ensurePreload(): void {
@@ -198,7 +200,7 @@ function runCliMeasured(args: string[], env: Record<string, string>, cwd: string
     child.on("close", (code) => {
       const end = now();
       const stderr = Buffer.concat(err).toString("utf8");
-      const m = HAVE_TIME ? /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr) : /BENCH_MAXRSS_KB=(\d+)/.exec(stderr);
+      const m = HAVE_TIME ? TIME_MAXRSS.exec(stderr) : /BENCH_MAXRSS_KB=(\d+)/.exec(stderr);
       let exit = code;
       if (HAVE_TIME) {
         const st = /Exit status: (\d+)/.exec(stderr);
@@ -247,7 +249,7 @@ function validateOnce(path: string): { ms: number; bytes: number; ids: number; m
     : spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`validation child failed (exit ${r.status}): ${r.stderr ?? ""}`);
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { ms: number; bytes: number; ids: number; maxRssKB: number };
-  const m = HAVE_TIME ? /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr) : null;
+  const m = HAVE_TIME ? TIME_MAXRSS.exec(r.stderr) : null;
   if (m) out.maxRssKB = Number(m[1]);
   return out;
 }
