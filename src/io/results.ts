@@ -151,6 +151,11 @@ function startsWith(buf: Buffer, s: number, e: number, want: Buffer): boolean {
   return s + want.length <= e && bytesEqual(buf, s, want);
 }
 
+/** True when buf[i…] spells the JSON literal `null`. */
+function isNullAt(buf: Buffer, i: number): boolean {
+  return buf[i] === 110 && buf[i + 1] === 117 && buf[i + 2] === 108 && buf[i + 3] === 108;
+}
+
 /** The index of the first byte at or after s that is not printable ASCII other than `"` and `\`. */
 function printableEnd(buf: Buffer, s: number, e: number): number {
   let i = s;
@@ -203,8 +208,8 @@ class FastEvent {
         i = timestampEnd(buf, i + 1, e);
         if (i === -1 || buf[i] !== 34) return false;
         i++;
-      } else if (buf[i] === 110 && buf[i + 1] === 117 && buf[i + 2] === 108 && buf[i + 3] === 108) {
-        i += 4; // null
+      } else if (isNullAt(buf, i)) {
+        i += 4;
       } else {
         return false;
       }
@@ -228,11 +233,8 @@ class FastEvent {
     for (;;) {
       if (buf[i] !== 34) return false;
       const ks = ++i;
-      while (i < e && buf[i] !== 34) {
-        const c = buf[i]!;
-        if (c < 32 || c > 126 || c === 92) return false;
-        i++;
-      }
+      i = printableEnd(buf, ks, e);
+      if (i >= e || buf[i] !== 34) return false;
       const key = keyOf(buf, ks, i);
       if (key === 0 || seen & (1 << key)) return false;
       seen |= 1 << key;
@@ -244,12 +246,8 @@ class FastEvent {
           while (D(buf[i])) i++;
           if (i === vs || i - vs > 19 || buf[i] !== 34) return false;
         } else if (key === KEY_ACTION || key === KEY_REASON) {
-          while (i < e && buf[i] !== 34) {
-            const c = buf[i]!;
-            if (c < 32 || c > 126 || c === 92) return false;
-            i++;
-          }
-          if (i >= e) return false;
+          i = printableEnd(buf, vs, e);
+          if (i >= e || buf[i] !== 34) return false;
           if (key === KEY_ACTION) {
             if (i === vs) return false;
             actionS = vs;
@@ -263,8 +261,8 @@ class FastEvent {
           if (i === -1 || buf[i] !== 34) return false;
         }
         i++;
-      } else if ((key === KEY_REDACTED || key === KEY_DELETED) && buf[i] === 110 && buf[i + 1] === 117 && buf[i + 2] === 108 && buf[i + 3] === 108) {
-        i += 4; // null
+      } else if ((key === KEY_REDACTED || key === KEY_DELETED) && isNullAt(buf, i)) {
+        i += 4;
       } else {
         return false;
       }
