@@ -1,4 +1,5 @@
-// Contract tests: every real recorded response under shared/reference/cassettes/ must parse with
+// Contract tests: every real recorded response under test/fixtures/cassettes/ (traffic recorded
+// against the live API by tweepy's and academictwitteR's test suites, 2021–2022) must parse with
 // the client's schemas, and the two real result files with ResultParser.
 
 import { test } from "node:test";
@@ -9,13 +10,12 @@ import { JobListResponseSchema, JobResponseSchema } from "../../src/api/schemas.
 import { ResultParser } from "../../src/io/results.js";
 import { ROOT } from "../helpers/cli.js";
 
-const REFERENCE = resolve(ROOT, "../shared/reference");
-const CASSETTES = join(REFERENCE, "cassettes");
+const CASSETTES = resolve(ROOT, "test/fixtures/cassettes");
 
-/** Fails loudly (never skips) when the reference copy is not beside the checkout. */
+/** Fails loudly (never skips) when the recorded cassettes are missing from the checkout. */
 function cassettesDir(): string {
   if (!existsSync(CASSETTES)) {
-    assert.fail(`the reference cassettes are missing: expected ${CASSETTES} (a copy of shared/reference beside the checkout); the contract tests cannot run without them.`);
+    assert.fail(`the recorded cassettes are missing: expected ${CASSETTES}; the contract tests cannot run without them.`);
   }
   return CASSETTES;
 }
