@@ -76,14 +76,15 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
   // checkpoints, CRC-32C for the storage's checksum), and marked at its last newline.
   let parser!: ResultParser;
   let sha!: Hash;
-  let crc!: Crc32c;
+  // The CRC-32C is kept only once the storage sends one to compare with.
+  let crc: Crc32c | undefined;
   let offset = 0;
   let lastByte = -1;
   let mark: Checkpoint = { bytes: 0, sha256: EMPTY_SHA256 };
   const restart = () => {
     parser = new ResultParser(source, undefined, opts.limit);
     sha = createHash("sha256");
-    crc = new Crc32c();
+    crc = undefined;
     offset = 0;
     lastByte = -1;
     mark = { bytes: 0, sha256: EMPTY_SHA256 };
@@ -91,7 +92,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
   const feed = (buf: Buffer) => {
     if (buf.length === 0) return;
     parser.push(buf);
-    crc.update(buf);
+    crc?.update(buf);
     const nl = buf.lastIndexOf(10);
     if (nl === -1) {
       sha.update(buf);
@@ -164,6 +165,11 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
         if (file) await file.truncate(base);
       }
       expectedCrc = opened.crc32c;
+      if (expectedCrc !== undefined && crc === undefined) {
+        // The checksum covers the whole object: take in the bytes already held first.
+        crc = file ? await crcOf(file, base, offset) : offset === 0 ? new Crc32c() : undefined;
+        if (crc === undefined) expectedCrc = undefined;
+      }
       const total = opened.total;
       // File writes are batched (WRITE_BATCH bytes per writev, one in flight while the next batch
       // fills); `offset` counts bytes parsed, and every byte parsed is written before resuming.
@@ -193,7 +199,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       }
     }
     const stats = parser.end();
-    if (expectedCrc !== undefined && crc.base64() !== expectedCrc) {
+    if (expectedCrc !== undefined && crc !== undefined && crc.base64() !== expectedCrc) {
       throw new CliError(
         `${source} do not match the checksum the storage sent (x-goog-hash crc32c=${expectedCrc}, got ${crc.base64()}), so they were discarded; run again, and if it persists, the results are damaged on the way.`,
         ExitCode.refused,
@@ -284,6 +290,19 @@ async function replay(fh: FileHandle, base: number, cp: Checkpoint, feed: (b: Bu
     if (err instanceof CliError) return true;
     throw err;
   }
+}
+
+/** The CRC-32C of `length` bytes of the file from `start`. */
+async function crcOf(fh: FileHandle, start: number, length: number): Promise<Crc32c> {
+  const crc = new Crc32c();
+  const block = Buffer.alloc(1 << 20);
+  for (let done = 0; done < length; ) {
+    const { bytesRead } = await fh.read(block, 0, Math.min(block.length, length - done), start + done);
+    if (bytesRead === 0) break;
+    crc.update(block.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return crc;
 }
 
 /** Removes this part from the `.partial`: the whole file for the first part, else back to `base`. */

@@ -59,6 +59,23 @@ test("results that do not match the storage's x-goog-hash crc32c are refused (ex
   assert.equal(await read(s.results), s.expected());
 });
 
+test("a download cut and resumed with Range is checked against the whole object's crc32c", async (t) => {
+  const s = await setup(t, { pollsToComplete: 1, count: 400 });
+  const front = await hostileFront(t, s.emu, { crc32c: "right", cutFirstAfter: 1000 });
+  const r = await s.run(s.args(), { env: { X_API_BASE_URL: front.apiUrl } });
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(front.downloads, ["", "bytes=1000-"], show(r));
+  assert.equal(await read(s.results), s.expected());
+
+  const u = await setup(t, { pollsToComplete: 1, count: 400 });
+  const bad = await hostileFront(t, u.emu, { crc32c: "wrong", cutFirstAfter: 1000 });
+  const w = await u.run(u.args(), { env: { X_API_BASE_URL: bad.apiUrl } });
+  assert.equal(w.code, 4, show(w));
+  assert.deepEqual(bad.downloads, ["", "bytes=1000-"]);
+  assert.match(w.stderr, /do not match the checksum the storage sent/);
+  await noResults(u.dir);
+});
+
 test("a never-ending results body stops at more lines than IDs uploaded: exit 4, nothing kept", async (t) => {
   const s = await setup(t, { pollsToComplete: 1, count: 50 });
   const line = `{"id":"${s.ids[0]}","action":"delete","created_at":"2019-08-11T04:15:03.227Z","reason":"deleted"}\n`;

@@ -22,6 +22,8 @@ export interface DownloadPlan {
   endlessCap?: number;
   /** Close the connection after this many bytes of the body (for "close" framing: a cut at a line end). */
   cutAfter?: number;
+  /** Like cutAfter, for the first download only (the client's Range request then gets the rest). */
+  cutFirstAfter?: number;
 }
 
 export interface HostileFront {
@@ -101,7 +103,8 @@ export async function hostileFront(t: TestContext, emu: Emulator, plan: Download
       const upstream = await forward(emu.storageUrl, req, Buffer.alloc(0));
       if (upstream.status !== 200) return relay(res, upstream, false);
       front.downloads.push(range ?? "");
-      await serve(req, res, front.plan.body ? front.plan.body(upstream.body) : upstream.body, range, front.plan);
+      const plan = front.downloads.length === 1 && front.plan.cutFirstAfter !== undefined ? { ...front.plan, cutAfter: front.plan.cutFirstAfter } : front.plan;
+      await serve(req, res, front.plan.body ? front.plan.body(upstream.body) : upstream.body, range, plan);
     })().catch(() => res.destroy());
   });
   return front;
@@ -145,7 +148,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, object: Buffer, 
     return;
   }
   if (plan.cutAfter !== undefined) {
-    res.write(body);
+    // Cut once the client has had time to read the bytes (a stream destroyed by the cut drops
+    // what its reader has not taken yet).
+    await new Promise<void>((done) => res.write(body, () => done()));
+    await new Promise((done) => setTimeout(done, 100));
     res.socket?.destroy();
     return;
   }
