@@ -190,6 +190,20 @@ class AllRun {
     }
   }
 
+  /** Before a part is appended to the .partial, the parts before it must still be what was written. */
+  private async checkEarlierParts(index: number): Promise<void> {
+    for (let at = 0, i = 0; i < index; i++) {
+      const part = this.state.parts[i]!;
+      if (!(await this.countPart(part, at, undefined))) {
+        throw new CliError(
+          `${partialPath(this.target)} changed while this run was writing it (the results of job ${part.jobId} in it are not what was written); run the same command again: the parts it holds are checked and any damaged one is downloaded again.`,
+          ExitCode.transient,
+        );
+      }
+      at += part.resultBytes ?? 0;
+    }
+  }
+
   /**
    * A streamed run cannot see what an earlier run emitted, so parts it downloaded are downloaded
    * and emitted again; when one of them can no longer be downloaded, nothing is emitted at all.
@@ -250,6 +264,7 @@ class AllRun {
 
     const last = part.index === this.state.parts.length - 1;
     const streamed = this.target === "-" || stream !== undefined;
+    if (!streamed && base > 0) await this.checkEarlierParts(part.index);
     const jobId = job.id;
     let savedAt = 0;
     const stats = await fetchResults(this.api, job, this.ctx, {

@@ -186,3 +186,28 @@ test("a resumed split run to stdout emits every part again, and refuses when an 
   assert.equal(third.stdout, "", "nothing is emitted");
   assert.match(third.stderr, new RegExp(`the earlier run already wrote the results of job ${firstJob} \\(part 1 of 3\\) to its output, and they can no longer be downloaded .*run the command with --no-resume`));
 });
+
+test("a split .partial changed while the run waits for its next part is never appended to: exit 5, and the next run repairs it", async (t) => {
+  const s = await setup(t, { pollsToComplete: 1, count: 200 });
+  // Part 2's polls wait a moment, long enough for the file to be tampered with meanwhile.
+  s.emu.fault({ match: { route: "get" }, every: 1, action: { type: "stall", ms: 800 } });
+  const args = s.args("--max-ids-per-job", "100");
+  const first = await s.run(args, {
+    when: {
+      stderr: /created \w+ job \d+ \(part 2 of 2\)/,
+      then: async () => {
+        const bytes = await readFile(`${s.results}.partial`);
+        bytes[10] = bytes[10] === 0x31 ? 0x32 : 0x31;
+        await writeFile(`${s.results}.partial`, bytes);
+      },
+    },
+  });
+  assert.equal(first.code, 5, show(first));
+  assert.match(first.stderr, /results\.ndjson\.partial changed while this run was writing it \(the results of job \d+ in it are not what was written\); run the same command again/);
+  assert.ok(!(await ls(s.dir)).includes("results.ndjson"), "no results file");
+  s.emu.clearFaults();
+  const second = await s.run(args);
+  assert.equal(second.code, 0, show(second));
+  assert.equal(await read(s.results), splitExpected(s.ids, 100));
+  assert.equal(s.emu.jobs().length, 2, "no job is made twice");
+});
