@@ -276,10 +276,10 @@ class AllRun {
       resumeFrom: !streamed && part.partial?.jobId === jobId ? part.partial : undefined,
       onCheckpoint: streamed
         ? undefined
-        : (cp) => {
+        : (cp, last) => {
             part.partial = { jobId, ...cp };
             // A checkpoint a little behind the file is still a valid place to resume from.
-            if (cp.bytes > 0 && Date.now() - savedAt < 500) return;
+            if (!last && cp.bytes > 0 && Date.now() - savedAt < 500) return;
             savedAt = Date.now();
             return this.store.save(this.state);
           },

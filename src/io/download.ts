@@ -38,7 +38,7 @@ export interface DownloadOptions {
    * resume them. A caller that records checkpoints keeps the `.partial` when a download fails for
    * a reason worth resuming; without it the `.partial` is always removed on failure.
    */
-  onCheckpoint?: (c: Checkpoint) => void | Promise<void>;
+  onCheckpoint?: (c: Checkpoint, last?: boolean) => void | Promise<void>;
   /** At most this many result lines (one per ID uploaded). */
   limit?: LineLimit;
   /** End a non-empty part with `\n` when the server did not, so the next part's first line stays apart. */
@@ -125,6 +125,8 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
     await file.truncate(base + offset);
   }
 
+  /** The whole lines known to be in the file (for the last checkpoint when the download stops). */
+  let written: Checkpoint | undefined;
   let resumes = 0;
   const maxResumes = opts.maxResumes ?? 5;
   const pacer = new TransferPacer();
@@ -173,7 +175,12 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       const total = opened.total;
       // File writes are batched (WRITE_BATCH bytes per writev, one in flight while the next batch
       // fills); `offset` counts bytes parsed, and every byte parsed is written before resuming.
-      const writer = file ? new BatchWriter(file, base + offset, opts.onCheckpoint) : undefined;
+      const writer = file
+        ? new BatchWriter(file, base + offset, (cp) => {
+            written = cp;
+            return opts.onCheckpoint?.(cp);
+          })
+        : undefined;
       try {
         for await (const chunk of opened.response.body) {
           const buf = chunk as Buffer;
@@ -227,8 +234,11 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       // Results found wrong (exit 4) are never resumed; others only when a caller records checkpoints.
       const wrong = err instanceof CliError && err.exitCode === ExitCode.refused;
       if (wrong || !opts.onCheckpoint) {
-        if (wrong) await Promise.resolve(opts.onCheckpoint?.({ bytes: 0, sha256: EMPTY_SHA256 })).catch(() => undefined);
+        if (wrong) await Promise.resolve(opts.onCheckpoint?.({ bytes: 0, sha256: EMPTY_SHA256 }, true)).catch(() => undefined);
         await dropPart(partial, base);
+      } else if (written) {
+        // Kept to be resumed: record everything written, not just the last checkpoint saved.
+        await Promise.resolve(opts.onCheckpoint(written, true)).catch(() => undefined);
       }
     }
     throw err;
