@@ -224,6 +224,8 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       await file.sync();
       await file.close();
       file = undefined;
+      // Recorded before the rename, so a run stopped just before it finds a complete .partial.
+      if (opts.onCheckpoint && mark.bytes > 0) await opts.onCheckpoint(mark, true);
       if (opts.finalize !== false) await renameIntoPlace(partial, opts.target, opts.force);
     }
     return { ...stats, bytes: offset, sha256 };
