@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { link, lstat, readFile, symlink, writeFile } from "node:fs/promises";
+import { link, lstat, readFile, symlink, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { emuEnv, runCli } from "../helpers/cli.js";
 import { hostileFront } from "../helpers/hostile-download.js";
@@ -202,4 +202,37 @@ test("all refuses (exit 2, no request made) when the ID file is the results file
   assert.match(l.stderr, /the ID file .*ids\.txt is the same file as the results file .*linked\.ndjson/);
   assert.deepEqual(await readFile(s.idsFile), ids);
   assert.equal(s.emu.requests.length, 0);
+});
+
+test("a .partial swapped for a symlink after the run that wrote it was killed is not followed on resume", async (t) => {
+  const s = await setup(t, { pollsToComplete: 1, count: 400 });
+  s.emu.fault({ match: { route: "download" }, action: { type: "cut-body", afterBytes: 1500 } });
+  s.emu.fault({ match: { route: "download" }, action: { type: "stall", ms: 30_000 } });
+  const first = await s.run(s.args(), {
+    when: { stderr: /resuming the download of job \d+ at byte/, then: (child) => void child.kill("SIGKILL") },
+  });
+  assert.equal(first.signal, "SIGKILL", show(first));
+  // The victim even starts with the bytes the run had written, so only the link itself can tell.
+  const victim = join(s.dir, "victim.txt");
+  await writeFile(victim, await readFile(`${s.results}.partial`));
+  const before = await readFile(victim);
+  await unlink(`${s.results}.partial`);
+  await symlink(victim, `${s.results}.partial`);
+  s.emu.clearFaults();
+  const second = await s.run(s.args());
+  assert.equal(second.code, 0, show(second));
+  assert.equal(await read(s.results), s.expected());
+  assert.deepEqual(await readFile(victim), before);
+});
+
+test("--force onto a symlink to a regular file replaces that file atomically and keeps the link", async (t) => {
+  const s = await setup(t, { pollsToComplete: 1 });
+  const real = join(s.dir, "real.ndjson");
+  await writeFile(real, "old results\n");
+  await symlink(real, join(s.dir, "link.ndjson"));
+  const r = await s.run(["all", "--type", "tweets", "--ids-file", s.idsFile, "--results-file", join(s.dir, "link.ndjson"), "--interval", "0.05", "--force"]);
+  assert.equal(r.code, 0, show(r));
+  assert.ok((await lstat(join(s.dir, "link.ndjson"))).isSymbolicLink(), "the link stays a link");
+  assert.equal(await read(real), s.expected());
+  assert.deepEqual((await ls(s.dir)).filter((f) => f.endsWith(".partial")), []);
 });
