@@ -18,6 +18,14 @@ export interface PartState {
   session?: string;
   /** Bytes of this part's results in the .partial file, once downloaded. */
   resultBytes?: number;
+  /** SHA-256 of those bytes as they were written, checked before they are counted or built on. */
+  resultSha256?: string;
+  /**
+   * While downloading: the whole lines of job `jobId`'s results written to the .partial so far
+   * (after the earlier parts), and their SHA-256; a later run continues the file only if it still
+   * holds exactly these bytes.
+   */
+  partial?: { jobId: string; bytes: number; sha256: string };
 }
 
 export interface RunState {

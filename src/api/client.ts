@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { pipeline, Transform, type Readable } from "node:stream";
 import type { z } from "zod";
 import { CliError, ExitCode } from "../errors.js";
+import { googCrc32c } from "../io/crc32c.js";
 import { TransferPacer } from "../io/memory.js";
 import { ApiError, ApiShapeError, NetworkError } from "./errors.js";
 import { Http, type HttpOptions, type HttpResponse } from "./http.js";
@@ -208,21 +209,66 @@ export class ComplianceApi {
     return res.status === 308 ? persistedFrom(res) : total;
   }
 
-  /** Opens the results for reading, from `offset` on (HTTP Range) to resume a cut download. */
-  async openResults(job: Job, offset: number, signal?: AbortSignal): Promise<{ response: HttpResponse; resumed: boolean; total?: number }> {
+  /**
+   * Opens the results for reading, from `offset` on (HTTP Range) to resume a cut download. Says how
+   * the body is framed (a close-delimited body cannot be told from a cut one), the storage's CRC-32C
+   * of the whole object when it sends one, and, for a 416 to a Range request, the object's size
+   * from `Content-Range: bytes *\/N` (the bytes already held may be the whole object).
+   */
+  async openResults(job: Job, offset: number, signal?: AbortSignal): Promise<OpenedResults> {
+    const what = `download the results of job ${job.id}`;
     const response = await this.http.send({
       method: "GET",
       url: job.download_url,
-      what: `download the results of job ${job.id}`,
+      what,
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      accept: offset > 0 ? [416] : [],
       stream: true,
       signal,
     });
-    const resumed = offset > 0 && response.status === 206;
-    const length = Number(response.header("content-length"));
-    const total = Number.isFinite(length) ? (resumed ? offset + length : length) : undefined;
-    return { response, resumed, total };
+    if (response.status === 416) {
+      await response.body.dump().catch(() => undefined);
+      const m = /^bytes \*\/(\d+)$/.exec((response.header("content-range") ?? "").trim());
+      return { response, resumed: false, framing: "length", size: m ? Number(m[1]) : undefined, unsatisfiable: true };
+    }
+    let resumed = offset > 0 && response.status === 206;
+    if (resumed) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((response.header("content-range") ?? "").trim());
+      if (!m || Number(m[1]) !== offset) {
+        await response.body.dump().catch(() => undefined);
+        throw new ApiShapeError(what, `asked for the bytes from ${offset} on, the storage answered 206 with Content-Range ${JSON.stringify(response.header("content-range") ?? "")}`);
+      }
+    } else if (response.status === 206) {
+      resumed = false;
+    }
+    const rawLength = response.header("content-length");
+    const length = rawLength !== undefined && /^\d+$/.test(rawLength.trim()) ? Number(rawLength) : undefined;
+    const chunked = /(^|,)\s*chunked\s*$/i.test(response.header("transfer-encoding") ?? "");
+    const total = length !== undefined ? (resumed ? offset + length : length) : undefined;
+    return {
+      response,
+      resumed,
+      total,
+      framing: length !== undefined ? "length" : chunked ? "chunked" : "none",
+      crc32c: googCrc32c(response.headers["x-goog-hash"]),
+    };
   }
+}
+
+export interface OpenedResults {
+  response: HttpResponse;
+  /** The server honoured the Range request (206 from `offset`). */
+  resumed: boolean;
+  /** Bytes of the whole object when the framing says so. */
+  total?: number;
+  /** How the end of the body can be recognised: "none" means only by the connection closing. */
+  framing: "length" | "chunked" | "none";
+  /** Base64 CRC-32C of the whole object (`x-goog-hash`), when sent. */
+  crc32c?: string;
+  /** A 416 answer: the Range asked for starts at or beyond the end of the object. */
+  unsatisfiable?: boolean;
+  /** The object's size from a 416's `Content-Range: bytes *\/N`. */
+  size?: number;
 }
 
 export class CancelUnsupportedError extends CliError {

@@ -1,5 +1,7 @@
-import { createReadStream } from "node:fs";
-import { rename } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { constants } from "node:fs";
+import { lstat, open, stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
 import { ApiError, NetworkError } from "../api/errors.js";
@@ -7,15 +9,15 @@ import type { Job, JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
-import { partialPath } from "../io/download.js";
-import { emptyStats, mergeStats, scanResults, type ResultStats } from "../io/results.js";
+import { partialPath, renameIntoPlace } from "../io/download.js";
+import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
 import { summaryFrom, summaryText } from "../output/render.js";
 import { waitForJob } from "../poll.js";
 import { runKey, StateStore, type PartState, type RunState } from "../state.js";
 import { checkName } from "./create.js";
 import { fetchResults } from "./download.js";
-import { checkResultsPath, displayPath, idsFileFrom, newestFirst, resultsFileFrom } from "./shared.js";
+import { checkResultsPath, displayPath, idsFileFrom, newestFirst, openInPlace, refuseSameFile, resultsFileFrom } from "./shared.js";
 import { assertComplete, defaultIntervalMs } from "./status.js";
 import { checkUploadable, uploadPart, validateIds } from "./upload.js";
 
@@ -47,6 +49,9 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
   const idsArg = idsFileFrom(opts.idsFile, undefined);
   // Preflight: nothing is created until the results path and the whole ID file are known good.
   const target = await checkResultsPath(ctx.cwd, resultsArg, opts.force);
+  if (idsArg !== "-" && target !== "-") {
+    await refuseSameFile([{ full: target, what: "results file" }], [{ full: resolve(ctx.cwd, idsArg), what: "ID file" }]);
+  }
   const ids = await validateIds(idsArg, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
   let releaseLock: (() => Promise<void>) | undefined;
   try {
@@ -129,27 +134,97 @@ class AllRun {
 
   async go() {
     const total = emptyStats();
+    const parts = this.state.parts;
+    const split = parts.length > 1;
+    // "-" and a device or FIFO given with --force are written as a stream: no .partial, no rename.
+    const special = this.target !== "-" && (await stat(this.target).then((s) => !s.isFile(), () => false));
+    const streamed = this.target === "-" || special;
+    let sink: Awaited<ReturnType<typeof openInPlace>> | undefined;
     let base = 0;
     try {
-      for (const part of this.state.parts) {
-        const label = this.state.parts.length > 1 ? ` (part ${part.index + 1} of ${this.state.parts.length})` : "";
-        // Parts downloaded by an earlier run are counted from disk; new downloads count as they pass.
-        const stats = part.stage === "downloaded" ? await this.countPart(part, base) : await this.runPart(part, label, base);
+      if (streamed) await this.reemitDownloaded();
+      sink = special ? await openInPlace(this.target) : undefined;
+      // Parts an earlier run downloaded are checked against the length and SHA-256 it recorded
+      // before they count or anything is appended after them; from the first one that does not
+      // match (or is gone), every part is downloaded again.
+      const holder = split && !streamed && !(await exists(partialPath(this.target))) ? this.target : undefined;
+      const counted: Array<ResultStats | undefined> = [];
+      for (let at = 0, i = 0; i < parts.length && parts[i]!.stage === "downloaded"; i++) {
+        const part = parts[i]!;
+        const stats = await this.countPart(part, at, holder);
+        if (!stats) {
+          const where = holder ?? (split ? partialPath(this.target) : this.target);
+          this.ctx.log.warn(`the results of job ${part.jobId} are no longer what this run wrote to ${displayPath(this.ctx.cwd, where)}; downloading them again`);
+          // A finished file that does not hold every part is not built on: all parts are fetched again.
+          if (holder !== undefined) counted.length = 0;
+          break;
+        }
+        counted.push(stats);
+        at += part.resultBytes ?? 0;
+      }
+      const renamed = holder !== undefined && counted.length === parts.length;
+      for (const part of parts) {
+        const label = split ? ` (part ${part.index + 1} of ${parts.length})` : "";
+        let stats = counted[part.index];
+        if (!stats) {
+          if (part.stage === "downloaded") {
+            part.stage = "complete";
+            delete part.resultBytes;
+            delete part.resultSha256;
+          }
+          stats = await this.runPart(part, label, base, sink?.stream);
+        }
         mergeStats(total, stats);
         base += part.resultBytes ?? 0;
       }
-      if (this.target !== "-" && this.state.parts.length > 1) {
+      if (!streamed && split && !renamed) {
         // Every part is in the .partial now; it becomes the results file in one rename.
-        await rename(partialPath(this.target), this.target);
+        await renameIntoPlace(partialPath(this.target), this.target, this.opts.force);
       }
       return total;
     } catch (err) {
       this.explain(err);
       throw err;
+    } finally {
+      await sink?.close();
     }
   }
 
-  private async runPart(part: PartState, label: string, base: number): Promise<ResultStats> {
+  /** Before a part is appended to the .partial, the parts before it must still be what was written. */
+  private async checkEarlierParts(index: number): Promise<void> {
+    for (let at = 0, i = 0; i < index; i++) {
+      const part = this.state.parts[i]!;
+      if (!(await this.countPart(part, at, undefined))) {
+        throw new CliError(
+          `${partialPath(this.target)} changed while this run was writing it (the results of job ${part.jobId} in it are not what was written); run the same command again: the parts it holds are checked and any damaged one is downloaded again.`,
+          ExitCode.transient,
+        );
+      }
+      at += part.resultBytes ?? 0;
+    }
+  }
+
+  /**
+   * A streamed run cannot see what an earlier run emitted, so parts it downloaded are downloaded
+   * and emitted again; when one of them can no longer be downloaded, nothing is emitted at all.
+   */
+  private async reemitDownloaded(): Promise<void> {
+    for (const part of this.state.parts) {
+      if (part.stage !== "downloaded") continue;
+      const job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
+      if (!job || job.status !== "complete" || Date.parse(job.download_expires_at) <= Date.now()) {
+        throw new CliError(
+          `the earlier run already wrote the results of job ${part.jobId} (part ${part.index + 1} of ${this.state.parts.length}) to its output, and they can no longer be downloaded to write them again${job ? ` (the job is ${job.status}, download URL until ${job.download_expires_at})` : ""}, so this run cannot produce a complete result set on ${this.target === "-" ? "stdout" : this.target}; run the command with --no-resume to start over with new jobs.`,
+          ExitCode.refused,
+        );
+      }
+      part.stage = "complete";
+      delete part.resultBytes;
+      delete part.resultSha256;
+    }
+  }
+
+  private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<ResultStats> {
     let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
     if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
       this.ctx.log.warn(`the earlier job ${job.id} ended ${job.status}${job.error ? ` (${job.error})` : ""}; starting a new job for these IDs`);
@@ -188,26 +263,70 @@ class AllRun {
     }
 
     const last = part.index === this.state.parts.length - 1;
+    const streamed = this.target === "-" || stream !== undefined;
+    if (!streamed && base > 0) await this.checkEarlierParts(part.index);
+    const jobId = job.id;
+    let savedAt = 0;
     const stats = await fetchResults(this.api, job, this.ctx, {
       target: this.target,
+      stream,
       force: this.opts.force,
       baseOffset: base,
-      resumePartial: this.target !== "-",
+      // Only what this job's own download recorded is continued; anything else is downloaded afresh.
+      resumeFrom: !streamed && part.partial?.jobId === jobId ? part.partial : undefined,
+      onCheckpoint: streamed
+        ? undefined
+        : (cp, last) => {
+            part.partial = { jobId, ...cp };
+            // A checkpoint a little behind the file is still a valid place to resume from.
+            if (!last && cp.bytes > 0 && Date.now() - savedAt < 500) return;
+            savedAt = Date.now();
+            return this.store.save(this.state);
+          },
+      limit: { lines: part.ids, why: `the ${part.ids.toLocaleString("en-US")} IDs uploaded for it` },
+      endWithNewline: this.state.parts.length > 1,
       finalize: last && this.state.parts.length === 1,
       label: `downloading the results of job ${job.id}${label}`,
     });
     part.resultBytes = stats.bytes;
+    part.resultSha256 = stats.sha256;
+    delete part.partial;
     part.stage = "downloaded";
     await this.store.save(this.state);
     return stats;
   }
 
-  /** Results already on disk are counted from the file, so a resumed run reports every part. */
-  private async countPart(part: PartState, base: number): Promise<ResultStats> {
-    if (this.target === "-" || !part.resultBytes) return emptyStats();
-    const path = this.state.parts.length === 1 ? this.target : partialPath(this.target);
-    const range = createReadStream(path, { start: base, end: base + part.resultBytes - 1 });
-    return scanResults(`the results of job ${part.jobId}`, range as AsyncIterable<Buffer>);
+  /**
+   * Results already on disk are counted from the file, so a resumed run reports every part; they
+   * count only when their length and SHA-256 are still those recorded (undefined otherwise).
+   */
+  private async countPart(part: PartState, base: number, holder: string | undefined): Promise<ResultStats | undefined> {
+    if (part.resultSha256 === undefined || part.resultBytes === undefined) return undefined;
+    const path = holder ?? (this.state.parts.length === 1 ? this.target : partialPath(this.target));
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+    if (!fh) return undefined;
+    try {
+      const parser = new ResultParser(`the results of job ${part.jobId}`);
+      const sha = createHash("sha256");
+      const block = Buffer.alloc(1 << 20);
+      for (let done = 0; done < part.resultBytes; ) {
+        const { bytesRead } = await fh.read(block, 0, Math.min(block.length, part.resultBytes - done), base + done);
+        if (bytesRead === 0) return undefined;
+        const chunk = block.subarray(0, bytesRead);
+        sha.update(chunk);
+        parser.push(chunk);
+        done += bytesRead;
+      }
+      if (sha.digest("hex") !== part.resultSha256) return undefined;
+      const stats = parser.end();
+      stats.bytes = part.resultBytes;
+      return stats;
+    } catch (err) {
+      if (err instanceof CliError) return undefined;
+      throw err;
+    } finally {
+      await fh.close();
+    }
   }
 
   private async createJob(label: string): Promise<Job> {
@@ -343,4 +462,8 @@ class AllRun {
       this.ctx.log.info(`state kept in ${this.store.file}; running the same command again starts a new job for these IDs`);
     }
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
 }

@@ -2,11 +2,11 @@ import type { ComplianceApi } from "../api/client.js";
 import type { Job } from "../api/schemas.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode } from "../errors.js";
-import { downloadResults, type DownloadOptions } from "../io/download.js";
-import type { ResultStats } from "../io/results.js";
+import { downloadResults, type DownloadOptions, type DownloadStats } from "../io/download.js";
 import { countsTable, idCount, transferText } from "../output/render.js";
 import { assertComplete } from "./status.js";
-import { checkResultsPath, displayPath, resolveJob, resultsFileFrom } from "./shared.js";
+import { DEFAULT_MAX_BYTES_PER_JOB } from "../io/ids.js";
+import { displayPath, openInPlace, resolveJob, resultsFileFrom, resultsTarget } from "./shared.js";
 
 export interface DownloadCommandOptions {
   args: string[];
@@ -17,14 +17,22 @@ export interface DownloadCommandOptions {
 
 /** `compliant download <job> <results-file|->`: streams, validates, and renames into place. */
 export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<void> {
-  const target = await checkResultsPath(ctx.cwd, resultsFileFrom(opts.resultsFile, opts.args[1]), opts.force);
+  const { path: target, inPlace } = await resultsTarget(ctx.cwd, resultsFileFrom(opts.resultsFile, opts.args[1]), opts.force);
   const api = await ctx.api();
   const job = await resolveJob(ctx, api, opts.args[0]!);
   assertComplete(job);
   if (job.status !== "complete") {
     throw new CliError(`job ${job.id} is ${job.status}, so it has no results yet; run \`compliant status ${job.id} --wait\` first.`, ExitCode.refused);
   }
-  const stats = await fetchResults(api, job, ctx, { target, force: opts.force });
+  // A job does not say how many IDs it was given; the most one upload can hold bounds the lines.
+  const limit = { lines: DEFAULT_MAX_BYTES_PER_JOB / 2, why: `the ${(DEFAULT_MAX_BYTES_PER_JOB / 2).toLocaleString("en-US")} IDs one job can take at most` };
+  const sink = inPlace ? await openInPlace(target) : undefined;
+  let stats;
+  try {
+    stats = await fetchResults(api, job, ctx, { target, force: opts.force, stream: sink?.stream, limit });
+  } finally {
+    await sink?.close();
+  }
   if (opts.json && target !== "-") {
     ctx.stdout.write(`${JSON.stringify({ id: job.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes })}\n`);
   } else {
@@ -36,8 +44,8 @@ export async function fetchResults(
   api: ComplianceApi,
   job: Job,
   ctx: Context,
-  opts: Omit<DownloadOptions, "stdout" | "signal" | "onProgress" | "onResume"> & { label?: string },
-): Promise<ResultStats> {
+  opts: Omit<DownloadOptions, "stdout" | "signal" | "onProgress" | "onResume" | "onDiscard"> & { label?: string },
+): Promise<DownloadStats> {
   warnIfExpiringSoon(job, ctx);
   const started = Date.now();
   const label = opts.label ?? `downloading the results of job ${job.id}`;
@@ -48,6 +56,7 @@ export async function fetchResults(
     signal: ctx.signal,
     onProgress: (bytes, total) => ctx.log.progress(() => `${label}: ${transferText(bytes, total, started, Date.now())}`),
     onResume: (offset, why) => ctx.log.warn(`${why}; resuming the download of job ${job.id} at byte ${offset.toLocaleString("en-US")}`),
+    onDiscard: (why) => ctx.log.warn(why),
   });
   ctx.log.info(`downloaded ${stats.bytes.toLocaleString("en-US")} bytes of results for job ${job.id} to ${displayPath(ctx.cwd, opts.target)}`);
   return stats;

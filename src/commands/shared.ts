@@ -1,4 +1,5 @@
-import { access, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, lstat, open, realpath, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { ComplianceApi } from "../api/client.js";
 import { JOB_TYPES, type Job, type JobType } from "../api/schemas.js";
@@ -52,10 +53,25 @@ export function resultsFileFrom(option: string | undefined, positional: string |
 
 /**
  * Preflight for a results path, before anything is created: its folder must exist, and an
- * existing file is only replaced with --force.
+ * existing file is only replaced with --force. A symlink to a regular file stands for that file
+ * (its real path is returned, so the `.partial` is made beside it and renamed over it).
  */
 export async function checkResultsPath(cwd: string, path: string, force: boolean | undefined): Promise<string | "-"> {
-  if (path === "-") return "-";
+  return (await resultsTarget(cwd, path, force)).path;
+}
+
+export interface ResultsTarget {
+  /** Absolute path, or "-" for stdout. */
+  path: string | "-";
+  /**
+   * A device, FIFO or socket (or a link to one) given with --force: written in place as a stream,
+   * with no `.partial` and no rename, so the special file itself is never replaced.
+   */
+  inPlace: boolean;
+}
+
+export async function resultsTarget(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
+  if (path === "-") return { path: "-", inPlace: false };
   const full = resolve(cwd, path);
   const dir = dirname(full);
   try {
@@ -65,17 +81,74 @@ export async function checkResultsPath(cwd: string, path: string, force: boolean
   } catch {
     throw new UsageError(`cannot write the results file ${path}: the folder ${dir} does not exist or is not writable; create it or choose another path.`);
   }
-  let existing;
+  let link;
   try {
-    existing = await stat(full);
+    link = await lstat(full);
   } catch {
-    return full;
+    return { path: full, inPlace: false };
   }
+  const existing = link.isSymbolicLink() ? await stat(full).catch(() => undefined) : link;
+  if (!existing) throw new UsageError(`the results path ${path} is a symbolic link to a missing file; remove it or choose another path.`);
   if (existing.isDirectory()) throw new UsageError(`the results path ${path} is a folder; give a file name such as ${path.replace(/\/?$/, "/")}results.ndjson.`);
   if (!force) {
     throw new UsageError(`the results file ${path} already exists; pass --force to overwrite it, or choose another path.`);
   }
-  return full;
+  if (!existing.isFile()) return { path: full, inPlace: true };
+  if (!link.isSymbolicLink()) return { path: full, inPlace: false };
+  const real = await realpath(full);
+  try {
+    await access(dirname(real), 2 /* W_OK */);
+  } catch {
+    throw new UsageError(`cannot replace the results file ${path}: it links to ${real}, whose folder is not writable; choose another path.`);
+  }
+  return { path: real, inPlace: false };
+}
+
+/**
+ * Opens a device or FIFO results target for writing in place: never created, never truncated as
+ * a regular file would be, and refused if it has turned into a regular file or folder since.
+ */
+export async function openInPlace(full: string): Promise<{ stream: NodeJS.WritableStream; close: () => Promise<void> }> {
+  const fh = await open(full, constants.O_WRONLY | constants.O_NOCTTY);
+  const s = await fh.stat();
+  if (s.isFile() || s.isDirectory()) {
+    await fh.close();
+    throw new UsageError(`the results path ${full} changed into ${s.isFile() ? "a regular file" : "a folder"} after it was checked; run again.`);
+  }
+  const stream = fh.createWriteStream();
+  stream.on("error", () => undefined);
+  return {
+    stream,
+    close: () =>
+      new Promise<void>((done) => {
+        if (stream.destroyed) return done();
+        stream.end(() => done());
+        stream.once("error", () => done());
+      }),
+  };
+}
+
+/**
+ * Refuses (exit 2, before anything is written) a run whose output, or the output's `.partial`, is
+ * the same file (device and inode, so also through a link) as one of its inputs.
+ */
+export async function refuseSameFile(
+  outputs: Array<{ full: string; what: string }>,
+  inputs: Array<{ full: string; what: string }>,
+): Promise<void> {
+  const ids = await Promise.all(inputs.map(async (i) => ({ ...i, s: await stat(i.full).catch(() => undefined) })));
+  for (const out of outputs) {
+    for (const path of [out.full, `${out.full}.partial`]) {
+      const s = await stat(path).catch(() => undefined);
+      if (!s) continue;
+      const hit = ids.find((i) => i.s && i.s.dev === s.dev && i.s.ino === s.ino && !s.isCharacterDevice() && !s.isFIFO());
+      if (hit) {
+        throw new UsageError(
+          `the ${hit.what} ${hit.full} is the same file as ${path === out.full ? `the ${out.what}` : `the ${out.what}'s temporary file`} ${path}, which this run would overwrite; nothing was written. Use another path for the ${out.what}.`,
+        );
+      }
+    }
+  }
 }
 
 /** A results target as shown to the user: `stdout` for `-`, else relative to cwd when inside it. */

@@ -1,4 +1,5 @@
-import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 
@@ -46,6 +47,13 @@ export async function checkOutputFile(
         `the ${what} ${path} is the ${input.what} itself; apply never modifies its input in place: write elsewhere with -o and rename afterwards.`,
       );
     }
+    // The output is first written to `<output>.partial`, which must not be an input either.
+    const partial = `${full}.partial`;
+    if (partial === input.full || (await sameFile(partial, input.full))) {
+      throw new UsageError(
+        `the ${input.what} ${shown(cwd, input.full)} is the same file as ${shown(cwd, partial)}, where the ${what} ${path} is written first; nothing was written. Choose another -o, or rename the ${input.what}.`,
+      );
+    }
   }
   const dir = dirname(full);
   try {
@@ -53,14 +61,22 @@ export async function checkOutputFile(
   } catch {
     throw new UsageError(`cannot write the ${what} ${path}: the folder ${dir} does not exist; create it or choose another path.`);
   }
-  let existing;
+  let link;
   try {
-    existing = await stat(full);
+    link = await lstat(full);
   } catch {
     return full;
   }
+  const existing = link.isSymbolicLink() ? await stat(full).catch(() => undefined) : link;
+  if (!existing) throw new UsageError(`the ${what} ${path} is a symbolic link to a missing file; remove it or choose another path.`);
   if (existing.isDirectory()) throw new UsageError(`the ${what} ${path} is a folder; give a file name.`);
   if (!opts.force) throw new UsageError(`the ${what} ${path} already exists; pass --force to overwrite it, or choose another path with -o.`);
+  // A link to a regular file stands for that file: its `.partial` is made beside it and renamed
+  // over it. (A device or FIFO is written in place by atomicFileSink.)
+  if (link.isSymbolicLink() && existing.isFile()) {
+    const real = await realpath(full);
+    if (real !== full) return checkOutputFile(cwd, real, what, opts);
+  }
   return full;
 }
 
@@ -82,10 +98,72 @@ export interface Sink {
   abort(): Promise<void>;
 }
 
-/** Writes `<path>.partial` in the same folder, then renames it over `<path>` on commit. */
+/**
+ * Writes `<path>.partial` in the same folder, then renames it over `<path>` on commit. The
+ * `.partial` is always a new file (a stale one is removed first; O_EXCL and O_NOFOLLOW, so a link
+ * planted there is never followed), and only a regular file is ever renamed over. A device or
+ * FIFO at `<path>` (given with --force) is written in place instead, with no rename.
+ */
 export async function atomicFileSink(full: string): Promise<Sink> {
+  const there = await stat(full).catch(() => undefined);
+  if (there && !there.isFile() && !there.isDirectory()) return inPlaceSink(full);
   const partial = `${full}.partial`;
-  const fh: FileHandle = await open(partial, "w");
+  let fh: FileHandle | undefined;
+  for (let attempt = 0; !fh; attempt++) {
+    await unlink(partial).catch(() => undefined);
+    fh = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST" || attempt >= 2) throw err;
+      return undefined;
+    });
+  }
+  const file = fh;
+  let closed = false;
+  const close = async () => {
+    if (!closed) {
+      closed = true;
+      await file.close();
+    }
+  };
+  return {
+    async write(pieces) {
+      await writePieces(file, pieces);
+    },
+    async commit() {
+      await file.sync();
+      await close();
+      const now = await lstat(full).catch(() => undefined);
+      if (now && !now.isFile()) {
+        throw new UsageError(`${full} became ${now.isSymbolicLink() ? "a symbolic link" : "a special file"} while it was being written; it was left as it is, and the output is in ${partial}.`);
+      }
+      await rename(partial, full);
+    },
+    async abort() {
+      await close().catch(() => undefined);
+      await unlink(partial).catch(() => undefined);
+    },
+  };
+}
+
+async function writePieces(fh: FileHandle, pieces: Buffer[]): Promise<void> {
+  if (pieces.length === 0) return;
+  const total = pieces.reduce((n, p) => n + p.length, 0);
+  const { bytesWritten } = await fh.writev(pieces);
+  if (bytesWritten < total) {
+    // Short write (rare on regular files): finish it piece by piece.
+    const rest = Buffer.concat(pieces).subarray(bytesWritten);
+    let off = 0;
+    while (off < rest.length) off += (await fh.write(rest, off)).bytesWritten;
+  }
+}
+
+/** A device or FIFO, written as it goes (never created, truncated or replaced). */
+async function inPlaceSink(full: string): Promise<Sink> {
+  const fh = await open(full, constants.O_WRONLY | constants.O_NOCTTY);
+  const s = await fh.stat();
+  if (s.isFile() || s.isDirectory()) {
+    await fh.close();
+    throw new UsageError(`${full} changed into ${s.isFile() ? "a regular file" : "a folder"} after it was checked; run again.`);
+  }
   let closed = false;
   const close = async () => {
     if (!closed) {
@@ -95,26 +173,13 @@ export async function atomicFileSink(full: string): Promise<Sink> {
   };
   return {
     async write(pieces) {
-      if (pieces.length === 0) return;
-      const total = pieces.reduce((n, p) => n + p.length, 0);
-      let { bytesWritten } = await fh.writev(pieces);
-      if (bytesWritten < total) {
-        // Short write (rare on regular files): finish it piece by piece.
-        const rest = Buffer.concat(pieces).subarray(bytesWritten);
+      for (const p of pieces) {
         let off = 0;
-        while (off < rest.length) off += (await fh.write(rest, off)).bytesWritten;
-        bytesWritten = total;
+        while (off < p.length) off += (await fh.write(p, off)).bytesWritten;
       }
     },
-    async commit() {
-      await fh.sync();
-      await close();
-      await rename(partial, full);
-    },
-    async abort() {
-      await close().catch(() => undefined);
-      await unlink(partial).catch(() => undefined);
-    },
+    commit: close,
+    abort: () => close().catch(() => undefined),
   };
 }
 

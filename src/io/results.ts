@@ -39,6 +39,22 @@ export class InvalidResultLineError extends CliError {
   }
 }
 
+/** At most `lines` result lines (and as many blank lines plus one); `why` names the bound in messages. */
+export interface LineLimit {
+  lines: number;
+  /** e.g. "the 200 IDs uploaded" */
+  why: string;
+}
+
+export class TooManyResultLinesError extends CliError {
+  constructor(source: string, limit: LineLimit, what: string) {
+    super(
+      `${source} has more ${what} than ${limit.why}, which no usable answer has (the body may never end), so the download was stopped. Run again later; if it persists, the service is sending wrong results.`,
+      ExitCode.refused,
+    );
+  }
+}
+
 const ID = /^[0-9]{1,19}$/;
 // RFC 3339 with optional fraction and Z or ±hh:mm, as ResultEventSchema accepts.
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -297,22 +313,32 @@ export class ResultParser {
   private readonly actionCounts = new Float64Array(MAX_VALUES);
   private readonly reasonCounts = new Float64Array(MAX_VALUES);
   private noReason = 0;
+  private lines = 0;
 
+  /**
+   * `limit`: the most result lines the input can have (one per ID uploaded); blank lines may
+   * add as many again plus one. More than that means the body is not this job's results (or never
+   * ends), and stops with exit 4 at the first line too many.
+   */
   constructor(
     private readonly source: string,
     onLine?: (line: ResultLine) => void,
+    limit?: LineLimit,
   ) {
     // The byte matcher yields counts only; callers that want the parsed lines take the JSON path.
     const fast = onLine ? undefined : new FastEvent();
+    const max = limit?.lines ?? Infinity;
+    const maxBlank = max + 1;
     this.splitter = new LineSplitter((buf, start, end, lineNo) => {
       let e = end;
       if (e > start && buf[e - 1] === 13) e--;
       let s = start;
       while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
       if (s === e) {
-        this.stats.blankLines++;
+        if (++this.stats.blankLines > maxBlank) throw new TooManyResultLinesError(this.source, limit!, "blank lines");
         return;
       }
+      if (++this.lines > max) throw new TooManyResultLinesError(this.source, limit!, "result lines");
       if (fast !== undefined && fast.match(buf, s, e)) {
         // Byte-level fast path: a plain event in the common shape (see FastEvent), counted by the
         // cache index of its action and reason (folded into the stats by end()).
@@ -386,8 +412,8 @@ export class ResultParser {
 }
 
 /** Reads and counts a whole results stream (a file, or a partial file being resumed). */
-export async function scanResults(source: string, stream: AsyncIterable<Buffer>): Promise<ResultStats> {
-  const parser = new ResultParser(source);
+export async function scanResults(source: string, stream: AsyncIterable<Buffer>, limit?: LineLimit): Promise<ResultStats> {
+  const parser = new ResultParser(source, undefined, limit);
   for await (const chunk of stream) parser.push(chunk);
   return parser.end();
 }
