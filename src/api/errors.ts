@@ -31,8 +31,11 @@ export interface ApiErrorInit {
   /** e.g. the reset time of a rate limit, in epoch ms. */
   resetAt?: number;
   attempts?: number;
-  /** For a 3xx: where it points (already redacted) and, for the API, the `--api-url` to use. */
-  redirect?: { location?: string; apiUrl?: string };
+  /**
+   * For a 3xx: where it points (already redacted), whether the API (not the storage) answered, and
+   * the `--api-url` that would reach it.
+   */
+  redirect?: { location?: string; fromApi: boolean; apiUrl?: string };
 }
 
 /**
@@ -136,7 +139,10 @@ function redirected(init: ApiErrorInit): string {
   if (redirect?.apiUrl) {
     return `the API answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects, so use --api-url ${redirect.apiUrl} if that is the API you mean.`;
   }
-  return `the server answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects, so check --api-url (the API's own address, such as https://api.x.com).`;
+  if (redirect && !redirect.fromApi) {
+    return `storage answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects of signed URLs, so fetch the job again with \`compliant status\` and retry.`;
+  }
+  return `the API answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects, so check --api-url (the API's own address, such as https://api.x.com).`;
 }
 
 /** Network failure (DNS, refused, reset, timeout) that remained after retries: exit 5. */

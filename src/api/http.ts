@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
-import { ApiError, ApiShapeError, NetworkError, parseStorageError, problemKind } from "./errors.js";
+import { ApiError, ApiShapeError, NetworkError, parseStorageError, problemKind, type ApiErrorInit } from "./errors.js";
 import { redactUrl } from "./redact.js";
 import { backoffMs, rateLimitWaitMs, readRateLimit, shouldRetry, type FailureKind, type RateLimitState } from "./retry.js";
 import { ProblemSchema, type Problem } from "./schemas.js";
@@ -297,16 +297,16 @@ export class Http {
   }
 
   /** Where a 3xx points (redacted), and for an API request the `--api-url` that would reach it. */
-  private redirectTarget(from: string, location: string | undefined, onApi: boolean): { location?: string; apiUrl?: string } {
-    if (!location) return {};
+  private redirectTarget(from: string, location: string | undefined, onApi: boolean): NonNullable<ApiErrorInit["redirect"]> {
+    if (!location) return { fromApi: onApi };
     let target: URL;
     try {
       target = new URL(location, from);
     } catch {
-      return { location: "(an invalid URL)" };
+      return { location: "(an invalid URL)", fromApi: onApi };
     }
     const apiUrl = onApi && target.origin !== this.apiOrigin && /^https?:$/.test(target.protocol) ? target.origin : undefined;
-    return { location: redactUrl(target.toString(), this.apiOrigin), apiUrl };
+    return { location: redactUrl(target.toString(), this.apiOrigin), fromApi: onApi, apiUrl };
   }
 }
 

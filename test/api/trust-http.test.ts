@@ -249,6 +249,38 @@ test("a 3xx answer names the redacted Location and says which --api-url to use",
   assert.doesNotMatch(err.message, /abc/);
 });
 
+test("a redirect from storage is not followed and says to fetch the job again", async (t) => {
+  const storage = await hostileServer(t, (_req, res) => {
+    res.writeHead(302, { location: "/elsewhere?X-Goog-Signature=s3cr3t" });
+    res.end();
+  });
+  const api = await hostileServer(t, (_req, res) => sendJson(res, 404, {}));
+  const { api: client } = clientFor(t, api.origin);
+  const dir = await tempDir(t);
+  const path = join(dir, "ids.txt");
+  await writeFile(path, "1160404233650352001\n");
+  const job = jobJson({ status: "created", upload_url: `${storage.origin}/upload` }, storage.origin) as unknown as Job;
+  const err = await rejection(client.uploadIds(job, { path, start: 0, end: 20 }));
+  assert.ok(err instanceof ApiError, String(err));
+  assert.equal(err.exitCode, ExitCode.refused);
+  assert.equal(
+    err.message,
+    `storage answered 302 (a redirect to ${storage.origin}/elsewhere?X-Goog-Signature=REDACTED) when asked to upload IDs for job ${JOB_ID}; compliant does not follow redirects of signed URLs, so fetch the job again with \`compliant status\` and retry.`,
+  );
+  assert.equal(storage.requests.length, 1);
+  assert.equal(api.requests.length, 0);
+});
+
+test("a problem body cut at the error-body cap still gives its leading title and detail", { timeout: 20_000 }, async (t) => {
+  const head = JSON.stringify({ type: "https://api.x.com/2/problems/invalid-request", title: "Invalid Request", detail: "the name is too long" }).slice(0, -1);
+  const server = await hostileServer(t, (_req, res, s) => flood(res, s, 400, "p".repeat(4096), "application/problem+json", `${head},"padding":"`));
+  const { api } = clientFor(t, server.origin);
+  const err = await rejection(api.getJob(JOB_ID));
+  assert.ok(err instanceof ApiError, String(err));
+  assert.equal(err.problem?.title, "Invalid Request");
+  assert.match(err.message, /\(400: the name is too long\)/);
+});
+
 test("a problem body over 64 KiB keeps its title and detail", async (t) => {
   const problem = { type: "https://api.x.com/2/problems/invalid-request", padding: "p".repeat(100 * 1024), title: "Invalid Request", detail: "the name is too long" };
   const server = await hostileServer(t, (_req, res) => sendJson(res, 400, problem, { "content-type": "application/problem+json" }));

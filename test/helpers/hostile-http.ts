@@ -89,9 +89,10 @@ export function trickle(res: ServerResponse, status: number, text: string, every
   res.on("close", () => clearInterval(timer));
 }
 
-/** Writes `chunk` for ever (as fast as the client reads), counting bytes in `server.written`. */
-export function flood(res: ServerResponse, server: HostileServer, status: number, chunk: string, contentType = "application/problem+json"): void {
+/** Writes `prefix`, then `chunk` for ever (as fast as the client reads), counting bytes in `server.written`. */
+export function flood(res: ServerResponse, server: HostileServer, status: number, chunk: string, contentType = "application/problem+json", prefix = ""): void {
   res.writeHead(status, { "content-type": contentType });
+  if (prefix) res.write(prefix);
   const buf = Buffer.from(chunk);
   const pump = (): void => {
     while (!res.destroyed) {
