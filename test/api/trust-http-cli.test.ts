@@ -103,3 +103,21 @@ test("SIGTERM during a trickling request stops the run at once with exit 143", {
   assert.match(r.stderr, /compliant: interrupted by SIGTERM/);
   assert.equal(server.requests.length, 1);
 });
+
+test("an oversized job answer and a file: upload URL are unusable responses: exit 4 with a sentence", { timeout: 30_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const server = await hostileServer(t, (req, res) => {
+    if (req.url!.includes("1460694452490674184")) return sendJson(res, 200, { data: jobJson({ id: "1460694452490674184", upload_url: "file:///etc/passwd" }) });
+    sendJson(res, 200, { data: jobJson({ name: "n".repeat(2 * 1024 * 1024) }) });
+  });
+  const big = await runCli(["status", JOB_ID], { cwd: dir, env: env(server.origin) });
+  assert.equal(big.code, 4, big.stderr);
+  assert.equal(
+    big.stderr,
+    "compliant: the API answered GET /2/compliance/jobs/:id (get job 1460694452490674183) with data this client does not understand (the body is more than 1 MiB, far more than any job or job list); please report it with --verbose output.\n",
+  );
+  const file = await runCli(["status", "1460694452490674184"], { cwd: dir, env: env(server.origin) });
+  assert.equal(file.code, 4, file.stderr);
+  assert.match(file.stderr, /^compliant: the API answered GET \/2\/compliance\/jobs\/:id \(get job 1460694452490674184\) with data this client does not understand \(data\.upload_url: expected an http or https URL, not file: \(file:\/\/\/etc\/passwd\)\)/);
+  assert.equal(file.stdout, "");
+});
