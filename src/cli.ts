@@ -22,15 +22,27 @@ interface RunState {
   log?: Log;
 }
 
-function seconds(name: string) {
+/**
+ * A number of seconds from 0.01 to `max`: every wait must fit a timer (Node's hold at most 24.8
+ * days; a longer delay fires after 1 ms), and `label` says the upper bound in words when useful.
+ */
+function seconds(name: string, max: number, label = "") {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n) || n <= 0) {
       throw new InvalidArgumentError(`${name} must be a positive number of seconds, like 30 or 0.5.`);
     }
+    if (n < 0.01 || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds from 0.01 to ${max}${label}, like 30 or 0.5.`);
+    }
     return n;
   };
 }
+
+/** Polls more than an hour apart would only delay a result; jobs finish in minutes to hours. */
+const MAX_INTERVAL_S = 3600;
+/** Upload URLs last 15 minutes and results about 7 days: no wait needs to outlast that. */
+const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -150,8 +162,8 @@ ${EXIT_CODE_HELP}
     .description("show one job; with --wait, poll until it is complete, failed or expired")
     .argument("<job>", "job id, or job name (the newest job with that name)")
     .option("-w, --wait", "poll until the job is complete, failed or expired (exit 6 if it failed or expired)")
-    .option("-i, --interval <seconds>", "seconds between polls with --wait", seconds("--interval"))
-    .option("--timeout <seconds>", "give up waiting after this many seconds (exit 7)", seconds("--timeout"))
+    .option("-i, --interval <seconds>", `seconds between polls with --wait (0.01 to ${MAX_INTERVAL_S})`, seconds("--interval", MAX_INTERVAL_S))
+    .option("--timeout <seconds>", `give up waiting after this many seconds (exit 7; 0.01 to ${MAX_TIMEOUT_S}, 7 days)`, seconds("--timeout", MAX_TIMEOUT_S, " (7 days)"))
     .addHelpText("after", "\nExamples:\n  compliant status 1460694452490674183\n  compliant status nightly --wait --interval 60 --timeout 7200\n")
     .action(action(async () => (await import("./commands/status.js")).run));
 
@@ -182,8 +194,8 @@ ${EXIT_CODE_HELP}
     .option("-n, --name <name>", "a label for the job")
     .option("-i, --ids-file <path>", "file of Post or user IDs, one per line (- for stdin)")
     .option("-o, --results-file <path>", "where to write the NDJSON results (- for stdout)")
-    .option("--interval <seconds>", "seconds between status polls (default 30; 1 with --emulator)", seconds("--interval"))
-    .option("--timeout <seconds>", "stop waiting after this many seconds (exit 7; the next run resumes)", seconds("--timeout"))
+    .option("--interval <seconds>", `seconds between status polls (0.01 to ${MAX_INTERVAL_S}; default 30, 1 with --emulator)`, seconds("--interval", MAX_INTERVAL_S))
+    .option("--timeout <seconds>", `stop waiting after this many seconds (exit 7; the next run resumes; 0.01 to ${MAX_TIMEOUT_S}, 7 days)`, seconds("--timeout", MAX_TIMEOUT_S, " (7 days)"))
     .option("--dedupe", "drop repeated IDs before uploading")
     .option("--max-ids-per-job <n>", "split larger inputs into sequential jobs (default: what fits in 128 MB)", positiveInt("--max-ids-per-job"))
     .option("--resumable", "use resumable uploads")

@@ -1,8 +1,14 @@
-import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { ComplianceApi } from "./api/client.js";
 import { pollDelayMs } from "./api/retry.js";
 import { TERMINAL_STATUSES, type Job } from "./api/schemas.js";
-import { TimeoutError } from "./errors.js";
+import { deadline as clockFor, sleep as sleepFor } from "./api/timers.js";
+import { CliError, ExitCode, TimeoutError } from "./errors.js";
+
+/**
+ * The read made once the timeout has passed (so a job that finished right at it is not reported
+ * as waiting) gets this long, and no more, to answer.
+ */
+const FINAL_READ_MS = 2000;
 
 export interface WaitOptions {
   intervalMs: number;
@@ -31,10 +37,25 @@ export interface WaitOptions {
  */
 export async function waitForJob(api: ComplianceApi, id: string, opts: WaitOptions): Promise<Job> {
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? ((ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, { signal }));
+  const sleep = opts.sleep ?? sleepFor;
   const deadline = opts.timeoutMs !== undefined ? now() + opts.timeoutMs : undefined;
+  const maxWaitMs = api.http.retry.maxRateLimitWaitMs;
   let previous: string | undefined;
-  let job = opts.first ?? (await api.getJob(id, opts.signal));
+  let job: Job | undefined = opts.first;
+  // A read in flight when the timeout passes is cut there (a server may answer a byte a second).
+  const read = async (final: boolean): Promise<Job> => {
+    if (deadline === undefined) return api.getJob(id, opts.signal);
+    const clock = clockFor(final ? FINAL_READ_MS : Math.max(0, deadline - now()), opts.signal, () => timeout(id, job, opts));
+    try {
+      return await api.getJob(id, clock.signal);
+    } catch (err) {
+      if (clock.expired && !opts.signal?.aborted) throw timeout(id, job, opts);
+      throw err;
+    } finally {
+      clock.clear();
+    }
+  };
+  job ??= await read(false);
   for (;;) {
     const changed = job.status !== previous;
     previous = job.status;
@@ -44,27 +65,39 @@ export async function waitForJob(api: ComplianceApi, id: string, opts: WaitOptio
     }
     const budget = api.http.rateLimits.get("GET /2/compliance/jobs/:id");
     let delay = pollDelayMs(opts.intervalMs, budget, now());
+    if (delay > maxWaitMs) {
+      // Rate-limit headers are trusted for one window; a reset further away is not waited for.
+      const hint = opts.resumeHint ?? `compliant status ${job.id} --wait`;
+      throw new CliError(
+        `the API's rate limit allows the next status poll of job ${job.id} only after ${clock(now() + delay)}, more than ${Math.round(maxWaitMs / 60_000)} minutes away; run \`${hint}\` again later.`,
+        ExitCode.transient,
+      );
+    }
     if (delay > opts.intervalMs) opts.onSlowDown?.(delay);
     if (deadline !== undefined) {
       const left = deadline - now();
-      if (left <= 0) throw timeout(job, opts);
+      if (left <= 0) throw timeout(id, job, opts);
       delay = Math.min(delay, left);
     }
     opts.onPoll?.(job, changed, delay);
     await sleep(delay, opts.signal);
     if (deadline !== undefined && now() >= deadline) {
-      // One last read so a job that finished right at the deadline is not reported as waiting.
-      job = await api.getJob(id, opts.signal);
+      job = await read(true);
       if (TERMINAL_STATUSES.has(job.status)) continue;
-      throw timeout(job, opts);
+      throw timeout(id, job, opts);
     }
-    job = await api.getJob(id, opts.signal);
+    job = await read(false);
   }
 }
 
-function timeout(job: Job, opts: WaitOptions): TimeoutError {
+function clock(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+function timeout(id: string, job: Job | undefined, opts: WaitOptions): TimeoutError {
   // Sub-second and fractional timeouts (--timeout 0.5) are shown as given, not rounded to 0.
   const seconds = Number(((opts.timeoutLabelMs ?? opts.timeoutMs ?? 0) / 1000).toFixed(1));
-  const hint = opts.resumeHint ?? `compliant status ${job.id} --wait`;
-  return new TimeoutError(`job ${job.id} is still ${job.status} after the ${seconds} s timeout; run \`${hint}\` to keep waiting.`);
+  const hint = opts.resumeHint ?? `compliant status ${id} --wait`;
+  const where = job ? `is still ${job.status}` : "could not be read";
+  return new TimeoutError(`job ${id} ${where} after the ${seconds} s timeout; run \`${hint}\` to keep waiting.`);
 }

@@ -38,7 +38,7 @@ export interface UploadOptions {
 }
 
 /**
- * Non-final chunks of a resumable upload must be multiples of 256 KiB (API-FACTS §3.2); 8 MiB
+ * Non-final chunks of a resumable upload must be multiples of 256 KiB; 8 MiB
  * keeps round trips few while bounding what a dropped connection costs.
  */
 export const RESUMABLE_CHUNK = 32 * 256 * 1024;
@@ -73,6 +73,7 @@ export class ComplianceApi {
     const { body: json } = await this.http.json({
       method: "POST",
       url: this.url("/2/compliance/jobs"),
+      auth: true,
       what,
       headers: { "content-type": "application/json" },
       body: () => body,
@@ -84,7 +85,7 @@ export class ComplianceApi {
   async getJob(id: string, signal?: AbortSignal): Promise<Job> {
     const what = `get job ${id}`;
     const url = this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`);
-    const { response, body } = await this.http.json({ method: "GET", url, what, signal });
+    const { response, body } = await this.http.json({ method: "GET", url, auth: true, what, signal });
     // An unknown id answers 200 with `errors` and no `data` (as other v2 lookups do).
     const errors = (body as { data?: unknown; errors?: Problem[] }).errors;
     if ((body as { data?: unknown }).data === undefined && errors?.length) {
@@ -98,6 +99,7 @@ export class ComplianceApi {
     const { body } = await this.http.json({
       method: "GET",
       url: this.url("/2/compliance/jobs", { type, status }),
+      auth: true,
       what,
       signal,
     });
@@ -111,13 +113,12 @@ export class ComplianceApi {
   async cancelJob(id: string, signal?: AbortSignal): Promise<boolean> {
     const what = `cancel job ${id}`;
     try {
-      const res = await this.http.send({ method: "DELETE", url: this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`), what, signal, stream: true });
-      const text = await res.body.text();
-      try {
-        return (JSON.parse(text) as { data?: { cancelled?: unknown } } | null)?.data?.cancelled !== false;
-      } catch {
-        return true; // no JSON body: the 2xx status is the answer
-      }
+      const { body } = await this.http.json({ method: "DELETE", url: this.url(`/2/compliance/jobs/${encodeURIComponent(id)}`), auth: true, what, signal }).catch((err: unknown) => {
+        // No JSON body: the 2xx status is the answer.
+        if (err instanceof ApiError && err.problem?.title === "invalid JSON" && err.status >= 200 && err.status < 300) return { body: {} };
+        throw err;
+      });
+      return (body as { data?: { cancelled?: unknown } } | null)?.data?.cancelled !== false;
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
         throw new CancelUnsupportedError(id, err.status);
@@ -134,9 +135,13 @@ export class ComplianceApi {
     await this.http.send({
       method: "PUT",
       url: job.upload_url,
+      // The job's own upload URL: on the API origin it needs the token (the HTTP layer never
+      // sends it anywhere else).
+      auth: true,
+      transfer: true,
       what: `upload IDs for job ${job.id}`,
       // The content type is part of the URL's V4 signature and chunked encoding is refused, so
-      // both are set exactly (API-FACTS §3.1); undici would otherwise add `;charset=UTF-8`.
+      // both are set exactly; undici would otherwise add `;charset=UTF-8`.
       headers: { "content-type": "text/plain", "content-length": String(total) },
       body: () => readRange(source, 0, opts.onProgress),
       signal: opts.signal,
@@ -144,7 +149,7 @@ export class ComplianceApi {
   }
 
   /**
-   * The storage resumable protocol (API-FACTS §3.2): start a session, PUT chunks of n×256 KiB with
+   * The storage resumable protocol: start a session, PUT chunks of n×256 KiB with
    * Content-Range, follow 308 + Range, and after a failure ask the session where it stands.
    */
   private async uploadResumable(job: Job, source: UploadSource, opts: UploadOptions): Promise<void> {
@@ -153,8 +158,10 @@ export class ComplianceApi {
     let session = opts.sessionUri;
     if (!session) {
       const started = await this.http.send({
-        method: "POST-SESSION",
+        method: "POST",
+        repeatable: true,
         url: job.upload_url,
+        auth: false,
         what: `start a resumable upload for job ${job.id}`,
         headers: { "content-type": "text/plain", "content-length": "0", "x-goog-resumable": "start" },
         body: () => "",
@@ -168,14 +175,20 @@ export class ComplianceApi {
     }
 
     let offset = session === opts.sessionUri ? await this.querySession(session, total, what, opts.signal) : 0;
-    let failures = 0;
+    let failures = 0; // transient failures in a row
+    let stalls = 0; // answers in a row that persisted no byte beyond the furthest one so far
+    let furthest = offset;
     while (offset < total) {
       const end = Math.min(total, offset + RESUMABLE_CHUNK);
       const range = `bytes ${offset}-${end - 1}/${total}`;
+      let res: HttpResponse;
       try {
-        const res = await this.http.send({
+        res = await this.http.send({
           method: "PUT",
           url: session,
+          // The session URL is the storage's choice, never a place for the token.
+          auth: false,
+          transfer: true,
           what,
           headers: { "content-length": String(end - offset), "content-range": range },
           body: () => readRange(source, offset, opts.onProgress, end),
@@ -183,15 +196,34 @@ export class ComplianceApi {
           signal: opts.signal,
           maxAttempts: 1,
         });
-        offset = res.status === 308 ? persistedFrom(res) : total;
-        failures = 0;
       } catch (err) {
         if (opts.signal?.aborted) throw err;
         const transient = err instanceof NetworkError || (err instanceof ApiError && err.exitCode === ExitCode.transient);
-        if (!transient || ++failures >= 5) throw err;
+        if (!transient || ++failures >= MAX_UPLOAD_FAILURES) throw err;
         // Where does the session stand? Resume from the last persisted byte.
         offset = await this.querySession(session, total, what, opts.signal);
+        continue;
       }
+      failures = 0;
+      if (res.status !== 308) {
+        offset = total;
+        break;
+      }
+      const persisted = persistedFrom(res, end, what);
+      if (persisted > furthest) {
+        furthest = persisted;
+        stalls = 0;
+      } else {
+        // A session that keeps answering 308 without taking bytes would be asked for ever.
+        if (++stalls >= MAX_UPLOAD_FAILURES) {
+          throw new CliError(
+            `storage accepted no new bytes when asked to ${what} (still at byte ${persisted} of ${total} after ${stalls} tries); this is temporary, so run again later.`,
+            ExitCode.transient,
+          );
+        }
+        await this.http.backoff(stalls, opts.signal);
+      }
+      offset = persisted;
     }
   }
 
@@ -200,13 +232,14 @@ export class ComplianceApi {
     const res = await this.http.send({
       method: "PUT",
       url: session,
+      auth: false,
       what,
       headers: { "content-length": "0", "content-range": `bytes */${total}` },
       body: () => "",
       accept: [308],
       signal,
     });
-    return res.status === 308 ? persistedFrom(res) : total;
+    return res.status === 308 ? persistedFrom(res, total, what) : total;
   }
 
   /**
@@ -220,6 +253,7 @@ export class ComplianceApi {
     const response = await this.http.send({
       method: "GET",
       url: job.download_url,
+      auth: true,
       what,
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       accept: offset > 0 ? [416] : [],
@@ -280,10 +314,24 @@ export class CancelUnsupportedError extends CliError {
   }
 }
 
-/** `Range: bytes=0-N` on a 308 → next offset N+1; no Range → nothing persisted (restart at 0). */
-function persistedFrom(res: HttpResponse): number {
-  const m = /bytes=0-(\d+)/.exec(res.header("range") ?? "");
-  return m ? Number(m[1]) + 1 : 0;
+/** Attempts in a row that may fail or make no progress before a resumable upload gives up. */
+const MAX_UPLOAD_FAILURES = 5;
+
+/**
+ * `Range: bytes=0-N` on a 308 → next offset N+1; no Range → nothing persisted (restart at 0). A
+ * Range beyond the bytes sent so far (`sent`) is not an answer to trust.
+ */
+function persistedFrom(res: HttpResponse, sent: number, what: string): number {
+  const header = res.header("range") ?? "";
+  const m = /bytes=0-(\d+)/.exec(header);
+  const next = m ? Number(m[1]) + 1 : 0;
+  if (next > sent) {
+    throw new CliError(
+      `storage answered Range: ${header} when asked to ${what}, more than the ${sent} bytes sent, so the upload cannot be trusted; start a new job (with \`compliant all\`, pass --no-resume).`,
+      ExitCode.refused,
+    );
+  }
+  return next;
 }
 
 function readRange(

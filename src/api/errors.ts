@@ -31,6 +31,11 @@ export interface ApiErrorInit {
   /** e.g. the reset time of a rate limit, in epoch ms. */
   resetAt?: number;
   attempts?: number;
+  /**
+   * For a 3xx: where it points (already redacted), whether the API (not the storage) answered, and
+   * the `--api-url` that would reach it.
+   */
+  redirect?: { location?: string; fromApi: boolean; apiUrl?: string };
 }
 
 /**
@@ -106,6 +111,7 @@ function describe(init: ApiErrorInit, kind: string | undefined): string {
     case "resource-not-found":
       return `the API found nothing to ${what} (${status} resource-not-found${tail}); run \`compliant list\` to see your jobs.`;
   }
+  if (status >= 300 && status < 400) return redirected(init);
   if (status === 401) {
     return `the API refused the bearer token when asked to ${what} (401 Unauthorized); check that the token (from X_BEARER_TOKEN, BEARER_TOKEN or --token-file) is your App's current bearer token.`;
   }
@@ -124,6 +130,19 @@ function describe(init: ApiErrorInit, kind: string | undefined): string {
     return `the API failed to ${what}${tries} (${status}${tail}); this is temporary, so run again later.`;
   }
   return `the API refused to ${what} (${status}${tail}).`;
+}
+
+/** Redirects are never followed (the token must not travel): say where it pointed and what to do. */
+function redirected(init: ApiErrorInit): string {
+  const { status, what, redirect } = init;
+  const to = redirect?.location ? ` to ${redirect.location}` : " without a Location";
+  if (redirect?.apiUrl) {
+    return `the API answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects, so use --api-url ${redirect.apiUrl} if that is the API you mean.`;
+  }
+  if (redirect && !redirect.fromApi) {
+    return `storage answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects of signed URLs, so fetch the job again with \`compliant status\` and retry.`;
+  }
+  return `the API answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects, so check --api-url (the API's own address, such as https://api.x.com).`;
 }
 
 /** Network failure (DNS, refused, reset, timeout) that remained after retries: exit 5. */

@@ -9,6 +9,8 @@ export interface RetryQuestion {
   attempt: number; // attempts made so far, 1-based
   maxAttempts: number;
   method: string;
+  /** A POST that creates nothing (the storage resumable-session start): repeated like a PUT. */
+  repeatable?: boolean;
   failure: FailureKind;
   status?: number;
   problemType?: string;
@@ -23,15 +25,9 @@ export function shouldRetry(q: RetryQuestion): boolean {
   // POST /2/compliance/jobs has no idempotency key: repeat it only when it surely never left,
   // or when a 429 says it was refused before anything was created (rate limit, not usage cap).
   // After an ambiguous failure the caller lists jobs and adopts ours instead (see commands/all).
-  if (q.method === "POST" && !isResumableStart(q)) return q.failure === "not-sent" || (q.failure === "status" && q.status === 429);
+  if (q.method === "POST" && !q.repeatable) return q.failure === "not-sent" || (q.failure === "status" && q.status === 429);
   if (q.failure !== "status") return true;
   return q.status === 408 || q.status === 429 || (q.status !== undefined && q.status >= 500 && q.status <= 504);
-}
-
-// The storage resumable-session start is a POST too, but it creates nothing on the API side and
-// repeating it only opens another session; it is marked by the caller with method "POST-SESSION".
-function isResumableStart(q: RetryQuestion): boolean {
-  return q.method === "POST-SESSION";
 }
 
 export interface BackoffOptions {

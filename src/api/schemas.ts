@@ -1,11 +1,33 @@
 import { z } from "zod";
+import { redactUrl } from "./redact.js";
 
-// Shapes follow shared/reference/API-FACTS.md: validate against the v2.166 job shape, but
+// Shapes follow the API's documented job shape: validate against the v2.166 job shape, but
 // let unknown keys through (the API adds fields such as `resumable` before the spec does),
 // keep `name`, `resumable`, `meta` and `error` optional, and accept timestamps with `Z` or an
 // offset (jobs use `.000Z`, user results use `+00:00`).
 
 const Timestamp = z.iso.datetime({ offset: true });
+/**
+ * A job's upload or download URL: only http(s) is something this client may PUT to or GET from
+ * (a `file:`, `data:` or `ftp:` URL is an unusable answer). The message names the URL, redacted.
+ */
+const TransferUrl = z.string().superRefine((value, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // Reported below.
+  }
+  if (url && (url.protocol === "https:" || url.protocol === "http:")) return;
+  const shown = url ? redactUrl(value) : "(not a URL)";
+  ctx.addIssue({
+    code: "custom",
+    message: url
+      ? `expected an http or https URL, not ${url.protocol} (${shown.length > 200 ? `${shown.slice(0, 200)}…` : shown})`
+      : "expected an http or https URL",
+  });
+});
+
 /** Post and user IDs are 1–19 digit strings (`^[0-9]{1,19}$` in the spec); never numbers. */
 export const IdString = z.string().regex(/^[0-9]{1,19}$/, "expected a 1–19 digit ID");
 
@@ -15,7 +37,7 @@ export type JobType = z.infer<typeof JobTypeSchema>;
 
 export const JOB_STATUSES = ["created", "in_progress", "complete", "failed", "expired"] as const;
 export type KnownJobStatus = (typeof JOB_STATUSES)[number];
-/** Terminal for polling: `complete`, `failed`, `expired` (API-FACTS §1.5). */
+/** Terminal for polling: `complete`, `failed`, `expired`. */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["complete", "failed", "expired"]);
 
 export const JobSchema = z.looseObject({
@@ -26,9 +48,9 @@ export const JobSchema = z.looseObject({
   name: z.string().optional(),
   resumable: z.boolean().optional(),
   created_at: Timestamp,
-  upload_url: z.url(),
+  upload_url: TransferUrl,
   upload_expires_at: Timestamp,
-  download_url: z.url(),
+  download_url: TransferUrl,
   download_expires_at: Timestamp,
   // Not in any spec, but read by twarc, tweepy and node-twitter-api-v2 for failed jobs.
   error: z.string().optional(),

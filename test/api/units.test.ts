@@ -44,8 +44,8 @@ test("shouldRetry: the decision table", () => {
     ["POST 429 usage cap", { method: "POST", status: 429, problemType: "usage-capped" }, false],
     ["POST 409 conflict", { method: "POST", status: 409, problemType: "conflict" }, false],
     // The resumable-session start creates nothing on the API side.
-    ["POST-SESSION network", { method: "POST-SESSION", failure: "network" }, true],
-    ["POST-SESSION 503", { method: "POST-SESSION", status: 503 }, true],
+    ["repeatable POST network", { method: "POST", repeatable: true, failure: "network" }, true],
+    ["repeatable POST 503", { method: "POST", repeatable: true, status: 503 }, true],
     ["PUT network", { method: "PUT", failure: "network" }, true],
     ["PUT 503", { method: "PUT", status: 503 }, true],
     ["PUT 403", { method: "PUT", status: 403 }, false],
