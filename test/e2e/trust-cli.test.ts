@@ -1,0 +1,206 @@
+// Results you can trust, at the CLI's edges: how it is started, what it does when stdout goes
+// away, which stdin and token it accepts, which API it talks to, and what it shows a person.
+// Everything runs the real binary against the emulator or a hostile local server (127.0.0.1).
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmod, copyFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { ComplianceApi } from "../../src/api/client.js";
+import type { Job } from "../../src/api/schemas.js";
+import { resolveApiUrl } from "../../src/config.js";
+import { EXIT_CODE_HELP } from "../../src/errors.js";
+import type { Emulator } from "../../src/emulator/server.js";
+import { BIN, ROOT, cleanEnv, emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
+import { sampleIds } from "../emulator/helpers.js";
+
+const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+async function world(t: TestContext) {
+  const dir = await tempDir(t, "compliant-trust-");
+  const emu = await emulatorFor(t, { rateLimit: { limit: 1_000_000, windowSeconds: 900 } });
+  const api = new ComplianceApi(emu.apiUrl, { apiOrigin: emu.apiUrl, token: emu.token, userAgent: "compliant-test" });
+  t.after(() => api.close());
+  return { dir, emu, api };
+}
+
+/** A complete job with `count` IDs uploaded through the client (not the CLI). */
+async function completeJob(dir: string, api: ComplianceApi, count: number): Promise<Job> {
+  const job = await api.createJob({ type: "tweets", name: "setup" });
+  const text = sampleIds(count).join("\n") + "\n";
+  const path = join(dir, `setup-${job.id}.txt`);
+  await writeFile(path, text);
+  await api.uploadIds(job, { path, start: 0, end: Buffer.byteLength(text) });
+  for (let i = 0; i < 20; i++) {
+    const j = await api.getJob(job.id);
+    if (j.status === "complete") return j;
+  }
+  throw new Error("the setup job did not complete");
+}
+
+const apiRequests = (emu: Emulator) => emu.requests.filter((r) => r.origin === "api");
+
+// --- 23: the entry point ------------------------------------------------------------------------
+
+test("the CLI runs when started through a symlink or a copy under another name", async (t) => {
+  const { dir, emu } = await world(t);
+  const link = join(dir, "cx");
+  await symlink(BIN, link);
+  const version = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(link, ["--version"], { cwd: dir, env: cleanEnv(dir) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  assert.equal(version.code, 0, show(version));
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+
+  // A copy of the bin script under another name, beside the real one, runs a command too.
+  const other = join(ROOT, "bin", `renamed-${process.pid}.js`);
+  await copyFile(BIN, other);
+  t.after(() => rm(other, { force: true }));
+  const list = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(process.execPath, [other, "list", "--json"], { cwd: dir, env: cleanEnv(dir, emuEnv(emu)) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  assert.equal(list.code, 0, show(list));
+  assert.deepEqual(JSON.parse(list.stdout), []);
+});
+
+// --- 24: stdout's reader goes away ---------------------------------------------------------------
+
+test("download to a stdout whose reader went away stops at once with exit 141", async (t) => {
+  const { dir, emu, api } = await world(t);
+  const job = await completeJob(dir, api, 2000);
+  const r = await runCli(["download", job.id, "-"], { cwd: dir, env: emuEnv(emu), onSpawn: (child) => child.stdout!.destroy() });
+  assert.equal(r.code, 141, show(r));
+  assert.match(r.stderr, /compliant: stopped because the reader of stdout went away \(broken pipe\); nothing more was written\.\n$/);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  assert.ok(EXIT_CODE_HELP.includes("141"), "the exit-code table documents 141");
+});
+
+test("all -o - whose reader went away exits 141, releases its lock and keeps its state", async (t) => {
+  const { dir, emu } = await world(t);
+  const idsFile = join(dir, "ids.txt");
+  await writeFile(idsFile, sampleIds(2000).join("\n") + "\n");
+  const stateDir = join(dir, ".state", "compliant");
+  const r = await runCli(["all", "--type", "tweets", "-i", idsFile, "-o", "-", "--interval", "0.05"], {
+    cwd: dir,
+    env: emuEnv(emu),
+    onSpawn: (child) => child.stdout!.destroy(),
+  });
+  assert.equal(r.code, 141, show(r));
+  assert.match(r.stderr, /compliant: stopped because the reader of stdout went away \(broken pipe\)/);
+  const files = await readdir(stateDir);
+  assert.equal(files.filter((f) => f.endsWith(".lock")).length, 0, `no lock left behind: ${files.join(", ")}`);
+  assert.equal(files.filter((f) => f.endsWith(".json")).length, 1, `the state is kept: ${files.join(", ")}`);
+  assert.equal(emu.requests.filter((q) => q.route === "create").length, 1);
+});
+
+// --- 18: two readers of stdin --------------------------------------------------------------------
+
+test("a token and IDs both from stdin are refused up front, and no token line is ever echoed", async (t) => {
+  const { dir, emu } = await world(t);
+  const stdin = `${emu.token}\n${Array.from({ length: 10 }, (_, i) => String(i + 1)).join("\n")}\n`;
+  const r = await runCli(["--token-file", "-", "all", "--type", "tweets", "-i", "-", "-o", "r.ndjson"], {
+    cwd: dir,
+    env: { X_API_BASE_URL: emu.apiUrl },
+    stdin,
+  });
+  assert.equal(r.code, 2, show(r));
+  assert.equal(
+    r.stderr,
+    "compliant: --token-file - and --ids-file - both read stdin, which can be read only once; put the token in a file (--token-file <path>) or in X_BEARER_TOKEN, and keep stdin for the IDs.\n",
+  );
+  assert.ok(!r.stderr.includes(emu.token.slice(0, 8)) && !r.stdout.includes(emu.token.slice(0, 8)));
+  assert.deepEqual(emu.requests, []);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith("r.ndjson")), []);
+
+  const upload = await runCli(["--token-file", "-", "upload", "123", "-"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl }, stdin });
+  assert.equal(upload.code, 2, show(upload));
+  assert.match(upload.stderr, /^compliant: --token-file - and the ID file argument - both read stdin/);
+  assert.deepEqual(emu.requests, []);
+});
+
+// --- 21 (token half): a malformed token ----------------------------------------------------------
+
+test("a token file with two lines, or a token with a control character, is exit 2 and never sent", async (t) => {
+  const { dir, emu } = await world(t);
+  const tokenFile = join(dir, "token");
+  await writeFile(tokenFile, `${emu.token}\nsecond-line\n`, { mode: 0o600 });
+  const two = await runCli(["--token-file", tokenFile, "list"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl } });
+  assert.equal(two.code, 2, show(two));
+  assert.equal(two.stderr, `compliant: the token file ${tokenFile} has more than one line; a bearer token is one line, so put only the token in it.\n`);
+
+  const inEnv = await runCli(["list"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl, X_BEARER_TOKEN: `${emu.token}\r\nInjected: 1` } });
+  assert.equal(inEnv.code, 2, show(inEnv));
+  assert.equal(inEnv.stderr, "compliant: the token in X_BEARER_TOKEN has more than one line; a bearer token is one line, so set X_BEARER_TOKEN to the token alone.\n");
+
+  const control = await runCli(["list"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl, X_BEARER_TOKEN: `${emu.token.slice(0, 4)}\u0007${emu.token.slice(4)}` } });
+  assert.equal(control.code, 2, show(control));
+  assert.match(control.stderr, /^compliant: the token in X_BEARER_TOKEN has a control character at position 5; /);
+  for (const r of [two, inEnv, control]) assert.ok(!r.stderr.includes(emu.token.slice(0, 8)), "the token is never shown");
+  assert.deepEqual(emu.requests, [], "nothing was sent");
+});
+
+// --- 25 (token part): a token file others can read -----------------------------------------------
+
+test("a token file readable by other users is used with a warning; a private one silently", async (t) => {
+  const { dir, emu } = await world(t);
+  const tokenFile = join(dir, "token");
+  await writeFile(tokenFile, `${emu.token}\n`);
+  await chmod(tokenFile, 0o644);
+  const open = await runCli(["--token-file", tokenFile, "list"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl } });
+  assert.equal(open.code, 0, show(open));
+  assert.match(open.stderr, new RegExp(`warning: the token file ${tokenFile} can be read or written by other users \\(mode 644\\); restrict it with chmod 600 `));
+  await chmod(tokenFile, 0o600);
+  const closed = await runCli(["--token-file", tokenFile, "list"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl } });
+  assert.equal(closed.code, 0, show(closed));
+  assert.doesNotMatch(closed.stderr, /warning/);
+});
+
+// --- 19: which API gets the token ----------------------------------------------------------------
+
+test("a .env pointing the API at a plain-http, non-loopback server is refused before any request", async (t) => {
+  const { dir, emu } = await world(t);
+  await writeFile(join(dir, ".env"), "X_API_BASE_URL=http://api.example.invalid\n");
+  const r = await runCli(["list"], { cwd: dir, env: { X_BEARER_TOKEN: emu.token } });
+  assert.equal(r.code, 2, show(r));
+  assert.equal(
+    r.stderr,
+    `compliant: the API URL http://api.example.invalid (from X_API_BASE_URL in ${join(dir, ".env")}) is plain http, which would send the bearer token unencrypted; use https:// (plain http is accepted only for loopback addresses such as 127.0.0.1 or localhost).\n`,
+  );
+  const flag = await runCli(["--api-url", "http://10.1.2.3:8080", "list"], { cwd: dir, env: { X_BEARER_TOKEN: emu.token } });
+  assert.equal(flag.code, 2, show(flag));
+  assert.match(flag.stderr, /^compliant: the API URL http:\/\/10\.1\.2\.3:8080 \(from --api-url\) is plain http/);
+
+  // Loopback is fine over http (a local emulator or proxy); https is fine anywhere.
+  for (const url of ["http://127.0.0.1:1", "http://127.5.6.7", "http://localhost:8787", "http://[::1]:8787", "https://api.example.com"]) {
+    assert.doesNotThrow(() => resolveApiUrl(url, {}), url);
+  }
+  for (const url of ["http://127.0.0.1.example.com", "http://128.0.0.1", "http://[::2]", "http://0.0.0.0"]) {
+    assert.throws(() => resolveApiUrl(url, {}), /is plain http/, url);
+  }
+});
+
+test("an API other than X's is named on stderr (with where it came from), but not under --quiet", async (t) => {
+  const { dir, emu } = await world(t);
+  await writeFile(join(dir, ".env"), `X_API_BASE_URL=${emu.apiUrl}\n`);
+  const r = await runCli(["list", "--json"], { cwd: dir, env: { X_BEARER_TOKEN: emu.token } });
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(JSON.parse(r.stdout), []);
+  assert.match(r.stderr, new RegExp(`^\\S+ using the API at ${emu.apiUrl.replace(/[.]/g, "\\.")} \\(from X_API_BASE_URL in ${join(dir, ".env").replace(/[.]/g, "\\.")}\\), not https://api\\.x\\.com\n$`));
+  const quiet = await runCli(["-q", "list"], { cwd: dir, env: { X_BEARER_TOKEN: emu.token } });
+  assert.equal(quiet.code, 0, show(quiet));
+  assert.equal(quiet.stderr, "");
+  assert.ok(apiRequests(emu).length >= 2);
+});
