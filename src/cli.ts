@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { apiUrlSource, DEFAULT_API_URL, loadEnv, resolveApiUrl, resolveToken, type Env, type GlobalFlags } from "./config.js";
 import type { Context } from "./context.js";
 import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, systemError, UsageError } from "./errors.js";
+import { forTerminal } from "./output/escape.js";
 import { createLog, type Log } from "./output/log.js";
 import { terminalPolicy } from "./output/terminal.js";
 import { applyCliV8Flags } from "./v8-flags.js";
@@ -349,7 +350,8 @@ function report(err: unknown, io: { stderr: NodeJS.WritableStream; argv: string[
   error = systemError(error, { resumes: state.command === "all" }) ?? error;
   state.log?.done();
   if (error instanceof CliError) {
-    io.stderr.write(`compliant: ${error.message}\n`);
+    // One line: any control character in it (a server's words, a file name) is shown, not obeyed.
+    io.stderr.write(`compliant: ${forTerminal(error.message)}\n`);
     if (verbose && error.cause instanceof Error) io.stderr.write(`${error.cause.stack ?? error.cause.message}\n`);
     return error.exitCode;
   }
@@ -358,7 +360,7 @@ function report(err: unknown, io: { stderr: NodeJS.WritableStream; argv: string[
     return aborted.exitCode;
   }
   const e = error as Error;
-  io.stderr.write(`compliant: internal error: ${e?.message ?? String(error)}\n`);
+  io.stderr.write(`compliant: internal error: ${forTerminal(e?.message ?? String(error))}\n`);
   io.stderr.write(`This is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
   if (verbose && e?.stack) io.stderr.write(`${e.stack}\n`);
   return ExitCode.internal;

@@ -1,4 +1,5 @@
 import { CliError, ExitCode, type ExitCodeValue } from "../errors.js";
+import { forTerminal } from "../output/escape.js";
 import type { Problem } from "./schemas.js";
 
 /** The problem type's last path segment: `https://api.x.com/2/problems/conflict` → `conflict`. */
@@ -72,7 +73,10 @@ function clock(ms: number): string {
 }
 
 function describe(init: ApiErrorInit, kind: string | undefined): string {
-  const { status, what, problem, storage } = init;
+  const { status, what } = init;
+  // Every string the server chose is shown inert: control characters become visible escapes.
+  const problem = init.problem && inert(init.problem);
+  const storage = init.storage && { code: forTerminal(init.storage.code), message: init.storage.message === undefined ? undefined : forTerminal(init.storage.message) };
   const detail = problem?.detail ?? problem?.title;
   const tail = detail ? `: ${detail.replace(/\s+$/, "").replace(/\.$/, "")}` : "";
   if (storage) {
@@ -124,6 +128,12 @@ function describe(init: ApiErrorInit, kind: string | undefined): string {
     return `the API failed to ${what}${tries} (${status}${tail}); this is temporary, so run again later.`;
   }
   return `the API refused to ${what} (${status}${tail}).`;
+}
+
+function inert(problem: Problem): Problem {
+  const out: Record<string, unknown> = { ...problem };
+  for (const [k, v] of Object.entries(out)) if (typeof v === "string") out[k] = forTerminal(v);
+  return out as Problem;
 }
 
 /** Network failure (DNS, refused, reset, timeout) that remained after retries: exit 5. */

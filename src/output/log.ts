@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import type { Ora } from "ora";
+import { forTerminalLines } from "./escape.js";
 import type { TerminalPolicy } from "./terminal.js";
 
 /**
@@ -57,13 +58,15 @@ export function createLog(opts: LogOptions): Log {
   };
 
   const stamp = () => (policy.fancy ? "" : `${new Date(now()).toISOString().replace(/\.\d+Z$/, "Z")} `);
+  // Messages carry values from the API: control characters in them are shown, never obeyed.
   const line = (text: string) => {
     if (spinner?.isSpinning) spinner.clear();
     stderr.write(`${stamp()}${text}\n`);
     if (spinner?.isSpinning) spinner.render();
   };
 
-  const startSpinner = (text: string) => {
+  const startSpinner = (raw: string) => {
+    const text = forTerminalLines(raw);
     pendingText = text;
     if (spinner) {
       spinner.text = text;
@@ -87,15 +90,15 @@ export function createLog(opts: LogOptions): Log {
       pendingText = undefined;
       resetThrottle();
       if (spinner?.isSpinning) spinner.stop();
-      line(message);
+      line(forTerminalLines(message));
     },
     warn(message) {
       if (policy.quiet) return;
-      line(`${paint.yellow("warning:")} ${message}`);
+      line(`${paint.yellow("warning:")} ${forTerminalLines(message)}`);
     },
     debug(message) {
       if (!policy.verbose) return;
-      line(paint.dim(`debug: ${message}`));
+      line(paint.dim(`debug: ${forTerminalLines(message)}`));
     },
     progress(message) {
       if (policy.quiet) return;
@@ -122,7 +125,7 @@ export function createLog(opts: LogOptions): Log {
       }
       if (t - lastProgressAt < heartbeatMs) return;
       lastProgressAt = t;
-      line(typeof message === "function" ? message() : message);
+      line(forTerminalLines(typeof message === "function" ? message() : message));
     },
     done() {
       pendingText = undefined;

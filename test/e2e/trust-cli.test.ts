@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmod, copyFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { ComplianceApi } from "../../src/api/client.js";
@@ -14,6 +14,7 @@ import { EXIT_CODE_HELP } from "../../src/errors.js";
 import type { Emulator } from "../../src/emulator/server.js";
 import { BIN, ROOT, cleanEnv, emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { sampleIds } from "../emulator/helpers.js";
+import { HOSTILE_JOB_ID, hostileApi } from "../helpers/hostile-cli.js";
 
 const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
@@ -203,4 +204,82 @@ test("an API other than X's is named on stderr (with where it came from), but no
   assert.equal(quiet.code, 0, show(quiet));
   assert.equal(quiet.stderr, "");
   assert.ok(apiRequests(emu).length >= 2);
+});
+
+// --- 17: terminal injection ----------------------------------------------------------------------
+
+/** Sets the window title, rings the bell, clears the screen, returns to column 0, fakes a line, and sends a C1 CSI. */
+const HOSTILE = "\u001b]0;pwned\u0007\u001b[2J\r\nfake\u009b31m";
+const SHOWN = "\\u001b]0;pwned\\u0007\\u001b[2J\\r\\nfake\\u009b31m";
+
+/** Text a terminal shows as it is: no control character but the program's own line breaks. */
+function assertInert(text: string, what: string): void {
+  assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, `${what} holds a raw control character: ${JSON.stringify(text)}`);
+  assert.doesNotMatch(text, /^fake/m, `${what} starts a line the server wrote`);
+}
+
+test("job names, statuses and errors from the API are shown escaped; --json keeps them exact", async (t) => {
+  const dir = await tempDir(t, "compliant-trust-");
+  const server = await hostileApi(t, { job: { name: HOSTILE, status: `in_progress${HOSTILE}` } });
+  const env = { X_API_BASE_URL: server.url, X_BEARER_TOKEN: "token-for-hostile" };
+  const table = await runCli(["list", "--type", "tweets"], { cwd: dir, env });
+  assert.equal(table.code, 0, show(table));
+  assertInert(table.stdout, "list");
+  assertInert(table.stderr, "list's stderr");
+  assert.ok(table.stdout.includes(SHOWN), table.stdout);
+  const details = await runCli(["status", HOSTILE_JOB_ID], { cwd: dir, env });
+  assert.equal(details.code, 0, show(details));
+  assertInert(details.stdout, "status");
+  assert.ok(details.stdout.includes(`name        ${SHOWN}\n`), details.stdout);
+  assert.ok(details.stdout.includes(`status      in_progress${SHOWN}\n`), details.stdout);
+  const json = await runCli(["list", "--type", "tweets", "--json"], { cwd: dir, env });
+  assert.equal(json.code, 0, show(json));
+  const [job] = JSON.parse(json.stdout) as Job[];
+  assert.equal(job!.name, HOSTILE, "--json keeps the name exactly");
+  assert.equal(job!.status, `in_progress${HOSTILE}`);
+
+  const failed = await hostileApi(t, { job: { status: "failed", error: HOSTILE } });
+  const wait = await runCli(["status", HOSTILE_JOB_ID, "--wait", "--interval", "0.05"], { cwd: dir, env: { ...env, X_API_BASE_URL: failed.url } });
+  assert.equal(wait.code, 6, show(wait));
+  assertInert(wait.stderr, "status --wait's stderr");
+  assert.ok(wait.stderr.includes(`compliant: job ${HOSTILE_JOB_ID} failed (${SHOWN}); `), wait.stderr);
+});
+
+test("a problem's title and detail are shown escaped", async (t) => {
+  const dir = await tempDir(t, "compliant-trust-");
+  const server = await hostileApi(t, { createProblem: { status: 400, body: { type: "about:blank", title: HOSTILE, detail: HOSTILE, status: 400 } } });
+  const r = await runCli(["create", "--type", "tweets"], { cwd: dir, env: { X_API_BASE_URL: server.url, X_BEARER_TOKEN: "token-for-hostile" } });
+  assert.equal(r.code, 4, show(r));
+  assertInert(r.stderr, "create's stderr");
+  assert.ok(r.stderr.includes(`(400: ${SHOWN})`), r.stderr);
+});
+
+test("result actions and reasons are shown escaped in summaries and reports; --json and the results file keep them", async (t) => {
+  const dir = await tempDir(t, "compliant-trust-");
+  const lines = [
+    { id: "1460694452490674100", action: `delete${HOSTILE}`, created_at: "2021-01-01T00:00:00.000Z", reason: HOSTILE },
+    { id: "1460694452490674101", action: "delete", created_at: "2021-01-01T00:00:00.000Z", reason: `deleted${HOSTILE}` },
+  ];
+  const results = lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
+  const server = await hostileApi(t, { results });
+  const env = { X_API_BASE_URL: server.url, X_BEARER_TOKEN: "token-for-hostile" };
+  await writeFile(join(dir, "ids.txt"), "1460694452490674100\n1460694452490674101\n1460694452490674102\n");
+  const all = await runCli(["all", "--type", "tweets", "-i", "ids.txt", "-o", "r.ndjson", "--interval", "0.05"], { cwd: dir, env });
+  assert.equal(all.code, 0, show(all));
+  assertInert(all.stderr, "all's summary");
+  assert.ok(all.stderr.includes(`  delete${SHOWN}  1\n`), all.stderr);
+  assert.ok(all.stderr.includes(`  deleted${SHOWN}  1\n`), all.stderr);
+  assert.equal(await readFile(join(dir, "r.ndjson"), "utf8"), results, "the results file is exactly what was sent");
+
+  const report = await runCli(["report", "r.ndjson"], { cwd: dir });
+  assert.equal(report.code, 0, show(report));
+  assertInert(report.stdout, "report");
+  assert.ok(report.stdout.includes(`delete${SHOWN}`) && report.stdout.includes(`deleted${SHOWN}`), report.stdout);
+  const reportJson = await runCli(["report", "r.ndjson", "--json"], { cwd: dir });
+  assert.equal(reportJson.code, 0, show(reportJson));
+  assert.deepEqual(Object.keys((JSON.parse(reportJson.stdout) as { by_action: Record<string, number> }).by_action).sort(), ["delete", `delete${HOSTILE}`]);
+
+  const allJson = await runCli(["all", "--type", "tweets", "-i", "ids.txt", "-o", "r2.ndjson", "--interval", "0.05", "--json", "--no-resume"], { cwd: dir, env });
+  assert.equal(allJson.code, 0, show(allJson));
+  assert.deepEqual((JSON.parse(allJson.stdout) as { by_reason: Record<string, number> }).by_reason, { [HOSTILE]: 1, [`deleted${HOSTILE}`]: 1 });
 });
