@@ -283,3 +283,39 @@ test("result actions and reasons are shown escaped in summaries and reports; --j
   assert.equal(allJson.code, 0, show(allJson));
   assert.deepEqual((JSON.parse(allJson.stdout) as { by_reason: Record<string, number> }).by_reason, { [HOSTILE]: 1, [`deleted${HOSTILE}`]: 1 });
 });
+
+// --- 16: long lines --------------------------------------------------------------------------------
+
+test("a results line over 1 MiB stops the download before the line ends (exit 4), and report refuses it (exit 2)", async (t) => {
+  const dir = await tempDir(t, "compliant-trust-");
+  const total = 64 * 1024 * 1024;
+  let sent = 0;
+  const server = await hostileApi(t, {
+    job: { status: "complete" },
+    results: (res) => {
+      // One endless line, chunked: it never ends before the client gives up.
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      const block = Buffer.alloc(64 * 1024, 0x61);
+      const more = () => {
+        while (sent < total && !res.destroyed) {
+          sent += block.length;
+          if (!res.write(block)) return void res.once("drain", more);
+        }
+        res.end();
+      };
+      res.on("close", () => (sent = Math.min(sent, total)));
+      more();
+    },
+  });
+  const r = await runCli(["download", HOSTILE_JOB_ID, "out.ndjson"], { cwd: dir, env: { X_API_BASE_URL: server.url, X_BEARER_TOKEN: "token-for-hostile" } });
+  assert.equal(r.code, 4, show(r));
+  assert.match(r.stderr, /compliant: the results of job \d+ line 1 is not a valid compliance event \(longer than 1 MiB\): "a{80}"; /);
+  assert.ok(sent < total / 2, `the client stopped reading early (${sent} of ${total} bytes sent)`);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith("out.ndjson")), [], "no results file, no .partial");
+
+  const file = join(dir, "long.ndjson");
+  await writeFile(file, `${"b".repeat(3 * 1024 * 1024)}\n`);
+  const report = await runCli(["report", "long.ndjson"], { cwd: dir });
+  assert.equal(report.code, 2, show(report));
+  assert.match(report.stderr, /^compliant: long\.ndjson does not look like a compliance results file: line 1 is not a valid compliance event \(longer than 1 MiB\): "b{80}"; pass the NDJSON file/);
+});
