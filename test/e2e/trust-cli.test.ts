@@ -319,3 +319,17 @@ test("a results line over 1 MiB stops the download before the line ends (exit 4)
   assert.equal(report.code, 2, show(report));
   assert.match(report.stderr, /^compliant: long\.ndjson does not look like a compliance results file: line 1 is not a valid compliance event \(longer than 1 MiB\): "b{80}"; pass the NDJSON file/);
 });
+
+// --- 25 (name part): name length ------------------------------------------------------------------
+
+test("--name length is counted in characters (code points), as the API counts it, not UTF-16 units", async (t) => {
+  const { dir, emu } = await world(t);
+  const sixtyFour = "😀".repeat(64);
+  const ok = await runCli(["create", "--type", "tweets", "--name", sixtyFour], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(ok.code, 0, show(ok));
+  assert.equal(emu.jobs()[0]!.name, sixtyFour, "the API took the 64-character name");
+  const long = await runCli(["create", "--type", "tweets", "--name", `${sixtyFour}a`], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(long.code, 2, show(long));
+  assert.equal(long.stderr, "compliant: the job name must be 1–64 characters long (got 65); choose a shorter --name.\n");
+  assert.equal(emu.jobs().length, 1, "nothing was created for the long name");
+});
