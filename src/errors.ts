@@ -151,6 +151,7 @@ export function systemError(err: unknown, opts: { where?: string; resumes?: bool
   if (!transient && !usage) return undefined;
   const verb = VERBS[e.syscall] ?? e.syscall;
   const where = opts.where ?? (e.path ? (e.dest ? `${e.path} to ${e.dest}` : e.path) : "a file");
-  const then = opts.resumes ? ", then run the same command again: it resumes from its saved state" : transient ? ", then run again" : "";
-  return new CliError(`cannot ${verb} ${where}: ${transient ?? usage}${then}.`, transient ? ExitCode.transient : ExitCode.usage, { cause: err });
+  const again = transient ? ", then run again" : "";
+  const resumes = opts.resumes ? "; the run's state is kept, so running it again resumes where it stopped" : "";
+  return new CliError(`cannot ${verb} ${where}: ${transient ?? usage}${again}${resumes}.`, transient ? ExitCode.transient : ExitCode.usage, { cause: err });
 }

@@ -4,13 +4,13 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmod, copyFile, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, open, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { ComplianceApi } from "../../src/api/client.js";
 import type { Job } from "../../src/api/schemas.js";
 import { resolveApiUrl } from "../../src/config.js";
-import { EXIT_CODE_HELP } from "../../src/errors.js";
+import { EXIT_CODE_HELP, systemError } from "../../src/errors.js";
 import type { Emulator } from "../../src/emulator/server.js";
 import { BIN, ROOT, cleanEnv, emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { sampleIds } from "../emulator/helpers.js";
@@ -332,4 +332,67 @@ test("--name length is counted in characters (code points), as the API counts it
   assert.equal(long.code, 2, show(long));
   assert.equal(long.stderr, "compliant: the job name must be 1–64 characters long (got 65); choose a shorter --name.\n");
   assert.equal(emu.jobs().length, 1, "nothing was created for the long name");
+});
+
+// --- 22: file-system failures are not bugs ---------------------------------------------------------
+
+/** Runs the binary with stdout on an open file descriptor (e.g. /dev/full). */
+function runWithStdout(args: string[], cwd: string, env: Record<string, string | undefined>, stdoutFd: number): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(cwd, env), stdio: ["ignore", stdoutFd, "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout: "", stderr }));
+  });
+}
+
+test("results written to a full disk (stdout on /dev/full) are exit 5 with what to do, not exit 0 or a bug report", async (t) => {
+  const { dir, emu, api } = await world(t);
+  const job = await completeJob(dir, api, 2000);
+  const full = await open("/dev/full", "w");
+  t.after(() => full.close());
+  const r = await runWithStdout(["download", job.id, "-"], dir, emuEnv(emu), full.fd);
+  assert.equal(r.code, 5, show(r));
+  assert.match(r.stderr, /\ncompliant: cannot write to stdout: the disk is full \(ENOSPC\); free some space, then run again\.\n$/);
+  assert.doesNotMatch(r.stderr, /internal error|This is a bug/);
+});
+
+test("an output path the system refuses (/sys, /proc) is exit 2 naming the path; all adds that it resumes", async (t) => {
+  const { dir, emu, api } = await world(t);
+  const job = await completeJob(dir, api, 100);
+  const sys = await runCli(["download", job.id, "/sys/compliant-results.ndjson"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(sys.code, 2, show(sys));
+  assert.match(sys.stderr, /\ncompliant: cannot [a-z ]+ \/sys\/compliant-results\.ndjson\S*: permission denied \(EACCES\); check the permissions of the file and its folder, or choose another path\.\n$/);
+
+  const idsFile = join(dir, "ids.txt");
+  await writeFile(idsFile, sampleIds(100).join("\n") + "\n");
+  const all = await runCli(["all", "--type", "tweets", "-i", idsFile, "-o", "/proc/compliant-results.ndjson", "--interval", "0.05"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(all.code, 2, show(all));
+  assert.match(all.stderr, /\ncompliant: cannot [a-z ]+ \/proc\/compliant-results\.ndjson\S*: [^;]+\((ENOENT|EACCES|EPERM)\); [^;]+; the run's state is kept, so running it again resumes where it stopped\.\n$/);
+  for (const r of [sys, all]) assert.doesNotMatch(r.stderr, /internal error|This is a bug/);
+});
+
+test("every file-system failure that is not a bug maps to exit 2 or 5 with the path and what to do", () => {
+  const fsError = (code: string, syscall: string, path?: string) => Object.assign(new Error(`${code}: ${syscall}`), { code, syscall, path });
+  const cases: Array<[string, string, number, RegExp]> = [
+    ["ENOSPC", "write", 5, /^cannot write to \/data\/r\.ndjson: the disk is full \(ENOSPC\); free some space, then run again\.$/],
+    ["EDQUOT", "write", 5, /quota is used up \(EDQUOT\)/],
+    ["EMFILE", "open", 5, /^cannot open \/data\/r\.ndjson: this process has too many open files \(EMFILE\); raise the limit \(ulimit -n\)/],
+    ["EIO", "read", 5, /input\/output error occurred \(EIO\); check the disk, then run again\.$/],
+    ["EROFS", "open", 2, /^cannot open \/data\/r\.ndjson: the file system is read-only \(EROFS\); choose a path on a writable file system\.$/],
+    ["EACCES", "mkdir", 2, /^cannot create the folder \/data\/r\.ndjson: permission denied \(EACCES\)/],
+    ["EPERM", "rename", 2, /not permitted \(EPERM\)/],
+    ["EINVAL", "write", 2, /does not support this \(EINVAL\)/],
+  ];
+  for (const [code, syscall, exit, message] of cases) {
+    const e = systemError(fsError(code, syscall, "/data/r.ndjson"));
+    assert.ok(e, code);
+    assert.equal(e.exitCode, exit, code);
+    assert.match(e.message, message, code);
+  }
+  assert.match(systemError(fsError("ENOSPC", "write", "/data/r.ndjson"), { resumes: true })!.message, /then run again; the run's state is kept, so running it again resumes where it stopped\.$/);
+  // Not a file-system error (no syscall), or an unknown code: left alone (a bug stays a bug).
+  assert.equal(systemError(Object.assign(new Error("x"), { code: "ENOSPC" })), undefined);
+  assert.equal(systemError(fsError("EWHATEVER", "open", "/x")), undefined);
 });
