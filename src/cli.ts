@@ -244,7 +244,7 @@ async function createApi(ctx: Context, state: RunState, processEnv: Env): Promis
     // The token goes wherever the API URL points, and a .env in the working folder can set it:
     // whenever that is not X's API, say where the requests go (one line; --quiet silences it).
     if (apiUrl !== DEFAULT_API_URL) {
-      ctx.log.info(`using the API at ${apiUrl} (from ${apiUrlSource(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd)}), not ${DEFAULT_API_URL}`);
+      ctx.log.note(`using the API at ${apiUrl} (from ${apiUrlSource(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd)}), not ${DEFAULT_API_URL}`);
     }
   }
   // Loaded only now (zod and undici take a while), so a missing token is reported at once.
@@ -265,13 +265,14 @@ async function createApi(ctx: Context, state: RunState, processEnv: Env): Promis
 }
 
 /**
- * stdin can be read once: a token read from it (`--token-file -`) and IDs, results or a dataset
- * read from it would split one stream between them (and an ID error would echo the token), so the
- * combination is refused before anything is read.
+ * Inputs that could leak the token: stdin can be read once, so a token read from it
+ * (`--token-file -`) and IDs, results or a dataset read from it would split one stream between
+ * them (and an ID error would echo the token); an input that is the token file or the working
+ * folder's `.env` would have its lines quoted in error messages. All are refused before anything
+ * is read.
  */
 function checkStdinUses(command: string, opts: Record<string, unknown>, args: string[], cwd: string): void {
-  const tokenFile = opts.tokenFile;
-  if (typeof tokenFile !== "string") return;
+  const tokenFile = typeof opts.tokenFile === "string" ? opts.tokenFile : undefined;
   const inputs: Array<[string, unknown]> = [
     ["--ids-file", opts.idsFile],
     ["--results", opts.results],
@@ -279,6 +280,7 @@ function checkStdinUses(command: string, opts: Record<string, unknown>, args: st
   if (command === "upload") inputs.push(["the ID file argument", args[1]]);
   if (command === "ids" || command === "apply") inputs.push(["the dataset argument", args[0]]);
   if (command === "report") inputs.push(["the results file argument", args[0]]);
+  const dotEnv = resolve(cwd, ".env");
   for (const [what, value] of inputs) {
     if (typeof value !== "string") continue;
     if (tokenFile === "-" && value === "-") {
@@ -286,8 +288,12 @@ function checkStdinUses(command: string, opts: Record<string, unknown>, args: st
         `--token-file - and ${what} - both read stdin, which can be read only once; put the token in a file (--token-file <path>) or in X_BEARER_TOKEN, and keep stdin for the ${what === "--ids-file" || what === "the ID file argument" ? "IDs" : "data"}.`,
       );
     }
-    if (tokenFile !== "-" && value !== "-" && resolve(cwd, tokenFile) === resolve(cwd, value)) {
+    if (value === "-") continue;
+    if (tokenFile !== undefined && tokenFile !== "-" && resolve(cwd, tokenFile) === resolve(cwd, value)) {
       throw new UsageError(`--token-file and ${what} are the same file (${value}); the token file must hold only the token.`);
+    }
+    if (resolve(cwd, value) === dotEnv) {
+      throw new UsageError(`${what} ${value} is the .env file, which holds settings such as the bearer token; pass the file of IDs or data instead.`);
     }
   }
 }

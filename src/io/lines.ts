@@ -29,7 +29,7 @@ const HEAD_BYTES = 80;
  *
  * The tail is gathered in one buffer that doubles when full, so a line spread over many chunks
  * costs time linear in its length (not a re-copy of everything so far for each chunk). The
- * buffer handed to `onLine` is valid only during the call, like the caller's chunks.
+ * buffer handed to `onLine` for a gathered line holds exactly that line, as before.
  */
 export class LineSplitter {
   private carry: Buffer | undefined;
@@ -54,7 +54,8 @@ export class LineSplitter {
     let nl = chunk.indexOf(10);
     if (this.carried > 0 && nl !== -1) {
       this.append(chunk, 0, nl);
-      const joined = this.carry!;
+      // Exactly the line: callers read `end === buf.length` as "no newline byte follows here".
+      const joined = this.carry!.subarray(0, this.carried);
       const length = this.carried;
       // A fresh tail buffer for the next line: onLine may keep views of this one.
       this.carry = undefined;
@@ -76,7 +77,7 @@ export class LineSplitter {
   /** Emits a final line that had no `\n`. */
   end(): void {
     if (this.carried > 0) {
-      const last = this.carry!;
+      const last = this.carry!.subarray(0, this.carried);
       const length = this.carried;
       this.carry = undefined;
       this.carried = 0;

@@ -13,6 +13,11 @@ export interface Log {
   readonly fancy: boolean;
   /** A milestone ("job 146… is in_progress"): always shown unless --quiet. */
   info(message: string): void;
+  /**
+   * A one-off remark (e.g. which API is used): shown unless --quiet, like info, but it does not
+   * end the current activity, so the next progress line is not held back by it.
+   */
+  note(message: string): void;
   warn(message: string): void;
   debug(message: string): void;
   /**
@@ -90,6 +95,10 @@ export function createLog(opts: LogOptions): Log {
       pendingText = undefined;
       resetThrottle();
       if (spinner?.isSpinning) spinner.stop();
+      line(forTerminalLines(message));
+    },
+    note(message) {
+      if (policy.quiet) return;
       line(forTerminalLines(message));
     },
     warn(message) {

@@ -132,6 +132,21 @@ test("a token and IDs both from stdin are refused up front, and no token line is
   assert.deepEqual(emu.requests, []);
 });
 
+test("an input that is the token file or the working folder's .env is refused before it is read", async (t) => {
+  const { dir, emu } = await world(t);
+  const tokenFile = join(dir, "token");
+  await writeFile(tokenFile, `${emu.token}\n`, { mode: 0o600 });
+  const same = await runCli(["--token-file", "token", "all", "--type", "tweets", "-i", tokenFile, "-o", "r.ndjson"], { cwd: dir, env: { X_API_BASE_URL: emu.apiUrl } });
+  assert.equal(same.code, 2, show(same));
+  assert.equal(same.stderr, `compliant: --token-file and --ids-file are the same file (${tokenFile}); the token file must hold only the token.\n`);
+  await writeFile(join(dir, ".env"), `X_BEARER_TOKEN=${emu.token}\nX_API_BASE_URL=${emu.apiUrl}\n`);
+  const env = await runCli(["upload", "123", ".env"], { cwd: dir });
+  assert.equal(env.code, 2, show(env));
+  assert.equal(env.stderr, "compliant: the ID file argument .env is the .env file, which holds settings such as the bearer token; pass the file of IDs or data instead.\n");
+  for (const r of [same, env]) assert.ok(!r.stderr.includes(emu.token.slice(0, 8)));
+  assert.deepEqual(emu.requests, []);
+});
+
 // --- 21 (token half): a malformed token ----------------------------------------------------------
 
 test("a token file with two lines, or a token with a control character, is exit 2 and never sent", async (t) => {

@@ -74,3 +74,11 @@ test("a view of a gathered line stays intact after later lines are gathered", ()
   for (const c of [..."aaaa\nbbbb\n"].map((ch) => Buffer.from(ch))) splitter.push(c);
   assert.deepEqual(kept.map((b) => b.toString()), ["aaaa", "bbbb"]);
 });
+
+test("a gathered line, or a last line without newline, is handed over as a buffer of exactly that line", () => {
+  const seen: Array<[number, number, number]> = [];
+  const splitter = new LineSplitter((buf, s, e) => seen.push([s, e, buf.length]));
+  for (const c of ["ab", "cd\nef", "gh"]) splitter.push(Buffer.from(c));
+  splitter.end();
+  assert.deepEqual(seen, [[0, 4, 4], [0, 4, 4]]);
+});
