@@ -89,6 +89,26 @@ test("download to a stdout whose reader went away stops at once with exit 141", 
   assert.ok(EXIT_CODE_HELP.includes("141"), "the exit-code table documents 141");
 });
 
+test("download J - | head -1 in a real shell pipeline: one line out, and the download exits 141", async (t) => {
+  const { dir, emu, api } = await world(t);
+  // ~2,000 result lines (~300 KB): more than a pipe holds, so writes continue after head exits.
+  const job = await completeJob(dir, api, 20_000);
+  const r = await new Promise<CliResult>((resolve, reject) => {
+    const script = `"$0" "$1" download "$2" - | head -1; echo "exit \${PIPESTATUS[0]}" >&2`;
+    const child = spawn("bash", ["-c", script, process.execPath, BIN, job.id], { cwd: dir, env: cleanEnv(dir, emuEnv(emu)) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout.split("\n").length, 2, "head printed one line");
+  assert.match(r.stdout, /^\{"id":"\d+","action":"delete"/);
+  assert.match(r.stderr, /compliant: stopped because the reader of stdout went away \(broken pipe\); nothing more was written\.\nexit 141\n$/);
+});
+
 test("all -o - whose reader went away exits 141, releases its lock and keeps its state", async (t) => {
   const { dir, emu } = await world(t);
   const idsFile = join(dir, "ids.txt");
