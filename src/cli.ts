@@ -100,7 +100,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       "Check stored Post and user IDs against the X API v2 batch compliance endpoints: create a job, upload IDs, wait, download the results, and apply them to your archive.",
     )
     .version(VERSION, "-V, --version", "print the version")
-    .option("--api-url <url>", "API base URL (default: $X_API_BASE_URL or https://api.x.com)")
+    .option("--api-url <url>", "API base URL (default: $X_API_BASE_URL or https://api.x.com; plain http only for loopback such as 127.0.0.1)")
     .option("--token-file <path>", "read the bearer token from a file (- for stdin) instead of $X_BEARER_TOKEN/$BEARER_TOKEN")
     .option("--emulator", "start the built-in local emulator for this run and talk to it (no real API calls)")
     .option("--state-dir <dir>", "where `all` keeps resumable run state (default: $XDG_STATE_HOME/compliant)")

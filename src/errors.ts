@@ -19,10 +19,12 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export const EXIT_CODE_HELP = `Exit codes:
   0    success
   1    internal error (a bug; please report it)
-  2    usage error or invalid input (bad flags, missing token, unreadable or invalid ID file)
+  2    usage error or invalid input (bad flags, missing or malformed token, unreadable or invalid
+       ID file, a path the system refuses)
   3    the API refused the credentials (401/403)
   4    the API refused the request (other 4xx, e.g. an active job already exists)
-  5    transient failure that remained after retries (network, 5xx, rate limit): run again later
+  5    transient failure that remained after retries (network, 5xx, rate limit), or a full
+       disk: run again later
   6    the job ended failed or expired
   7    --timeout reached while waiting
   130  interrupted (SIGINT)
