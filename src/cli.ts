@@ -242,9 +242,11 @@ async function createApi(ctx: Context, state: RunState, processEnv: Env): Promis
     ({ apiUrl, apiOrigin } = resolveApiUrl(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd));
     token = (await resolveToken(ctx.flags, ctx.env, ctx.stdin, (m) => ctx.log.warn(m))).token;
     // The token goes wherever the API URL points, and a .env in the working folder can set it:
-    // whenever that is not X's API, say where the requests go (one line; --quiet silences it).
+    // whenever that is not X's API, say where the requests go. --quiet silences the line, except
+    // when the URL came from that .env: the one source a person may not have set themselves.
     if (apiUrl !== DEFAULT_API_URL) {
-      ctx.log.note(`using the API at ${apiUrl} (from ${apiUrlSource(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd)}), not ${DEFAULT_API_URL}`);
+      const from = apiUrlSource(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd);
+      ctx.log.note(`using the API at ${apiUrl} (from ${from}), not ${DEFAULT_API_URL}`, { evenIfQuiet: from.endsWith(".env") });
     }
   }
   // Loaded only now (zod and undici take a while), so a missing token is reported at once.

@@ -14,10 +14,11 @@ export interface Log {
   /** A milestone ("job 146… is in_progress"): always shown unless --quiet. */
   info(message: string): void;
   /**
-   * A one-off remark (e.g. which API is used): shown unless --quiet, like info, but it does not
-   * end the current activity, so the next progress line is not held back by it.
+   * A one-off remark (e.g. which API is used): shown unless --quiet (or always, with `evenIfQuiet`
+   * for a safety notice), like info, but it does not end the current activity, so the next
+   * progress line is not held back by it.
    */
-  note(message: string): void;
+  note(message: string, opts?: { evenIfQuiet?: boolean }): void;
   warn(message: string): void;
   debug(message: string): void;
   /**
@@ -97,8 +98,8 @@ export function createLog(opts: LogOptions): Log {
       if (spinner?.isSpinning) spinner.stop();
       line(forTerminalLines(message));
     },
-    note(message) {
-      if (policy.quiet) return;
+    note(message, o) {
+      if (policy.quiet && !o?.evenIfQuiet) return;
       line(forTerminalLines(message));
     },
     warn(message) {
