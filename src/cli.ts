@@ -394,6 +394,13 @@ export async function runBinary(): Promise<void> {
   };
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
+  // If the event loop ever empties while the run is still pending (something waited for an event
+  // that never came), the process must not exit 0 as if all went well.
+  let finished = false;
+  process.exitCode = ExitCode.internal;
+  process.on("exit", () => {
+    if (!finished) process.stderr.write(`compliant: internal error: the run stopped before it finished.\nThis is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
+  });
   const code = await main({
     argv: process.argv.slice(2),
     env: process.env,
@@ -403,6 +410,7 @@ export async function runBinary(): Promise<void> {
     stderr: process.stderr,
     state,
   });
+  finished = true;
   process.exitCode = code;
   // Don't wait for stray handles (e.g. stdin) once the work is done.
   setTimeout(() => process.exit(code), 50).unref();

@@ -107,6 +107,17 @@ test("download J - | head -1 in a real shell pipeline: one line out, and the dow
   assert.match(r.stderr, /compliant: stopped because the reader of stdout went away \(broken pipe\); nothing more was written\.\nexit 141\n$/);
 });
 
+test("ids big.txt | head -1 exits 141 at once instead of waiting for a drain that never comes", async (t) => {
+  const dir = await tempDir(t, "compliant-trust-");
+  await writeFile(join(dir, "big.txt"), sampleIds(200_000).join("\n") + "\n");
+  const script = `"$0" "$1" ids big.txt | head -1; echo "exit \${PIPESTATUS[0]}" >&2`;
+  const r = await runExecutable("bash", ["-c", script, process.execPath, BIN], dir);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout, `${sampleIds(1)[0]}\n`);
+  assert.match(r.stderr, /compliant: stopped because the reader of stdout went away \(broken pipe\); nothing more was written\.\nexit 141\n$/);
+  assert.doesNotMatch(r.stderr, /internal error/);
+});
+
 test("all -o - whose reader went away exits 141, releases its lock and keeps its state", async (t) => {
   const { dir, emu } = await world(t);
   const idsFile = join(dir, "ids.txt");
