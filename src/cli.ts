@@ -386,14 +386,6 @@ function isAbort(err: unknown): boolean {
 export async function runBinary(): Promise<void> {
   applyCliV8Flags();
   const state: RunState = { controller: new AbortController(), cleanups: [] };
-  let signals = 0;
-  const onSignal = (signal: "SIGINT" | "SIGTERM") => {
-    signals++;
-    if (signals > 1) process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-    state.controller.abort(new InterruptedError(signal));
-  };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
   // If the event loop ever empties while the run is still pending (something waited for an event
   // that never came), the process must not exit 0 as if all went well.
   let finished = false;
@@ -401,6 +393,18 @@ export async function runBinary(): Promise<void> {
   process.on("exit", () => {
     if (!finished) process.stderr.write(`compliant: internal error: the run stopped before it finished.\nThis is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
   });
+  let signals = 0;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => {
+    signals++;
+    if (signals > 1) {
+      // A second signal: stop now, as asked.
+      finished = true;
+      process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+    }
+    state.controller.abort(new InterruptedError(signal));
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
   const code = await main({
     argv: process.argv.slice(2),
     env: process.env,
