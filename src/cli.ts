@@ -388,10 +388,12 @@ export async function runBinary(): Promise<void> {
   const state: RunState = { controller: new AbortController(), cleanups: [] };
   // If the event loop ever empties while the run is still pending (something waited for an event
   // that never came), the process must not exit 0 as if all went well.
+  // (Not by presetting process.exitCode: commander reads it for the exit code of `help`.)
   let finished = false;
-  process.exitCode = ExitCode.internal;
   process.on("exit", () => {
-    if (!finished) process.stderr.write(`compliant: internal error: the run stopped before it finished.\nThis is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
+    if (finished) return;
+    process.exitCode = ExitCode.internal;
+    process.stderr.write(`compliant: internal error: the run stopped before it finished.\nThis is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
   });
   let signals = 0;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => {
