@@ -88,7 +88,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
     async (...args: unknown[]): Promise<void> => {
       const cmd = args[args.length - 1] as Command;
       state.command = cmd.name();
-      checkStdinUses(cmd.name(), cmd.optsWithGlobals(), cmd.args, io.cwd);
+      checkInputs(cmd.name(), cmd.optsWithGlobals(), cmd.args, io.cwd);
       const ctx = await makeContext(cmd);
       const handler = await load();
       await handler({ ...cmd.optsWithGlobals(), args: cmd.args } as O, ctx);
@@ -273,7 +273,7 @@ async function createApi(ctx: Context, state: RunState, processEnv: Env): Promis
  * folder's `.env` would have its lines quoted in error messages. All are refused before anything
  * is read.
  */
-function checkStdinUses(command: string, opts: Record<string, unknown>, args: string[], cwd: string): void {
+function checkInputs(command: string, opts: Record<string, unknown>, args: string[], cwd: string): void {
   const tokenFile = typeof opts.tokenFile === "string" ? opts.tokenFile : undefined;
   const inputs: Array<[string, unknown]> = [
     ["--ids-file", opts.idsFile],

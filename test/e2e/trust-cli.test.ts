@@ -314,7 +314,8 @@ test("result actions and reasons are shown escaped in summaries and reports; --j
     { id: "1460694452490674101", action: "delete", created_at: "2021-01-01T00:00:00.000Z", reason: `deleted${HOSTILE}` },
   ];
   const results = lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
-  const server = await hostileApi(t, { results });
+  // The job's name is hostile too: it shows up in all's progress lines.
+  const server = await hostileApi(t, { results, job: { name: HOSTILE } });
   const env = { X_API_BASE_URL: server.url, X_BEARER_TOKEN: "token-for-hostile" };
   await writeFile(join(dir, "ids.txt"), "1460694452490674100\n1460694452490674101\n1460694452490674102\n");
   const all = await runCli(["all", "--type", "tweets", "-i", "ids.txt", "-o", "r.ndjson", "--interval", "0.05"], { cwd: dir, env });
