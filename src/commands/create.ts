@@ -26,8 +26,8 @@ export async function run(opts: CreateOptions, ctx: Context): Promise<void> {
 
 /**
  * Names are at most 64 characters (`ComplianceJobName` in the spec), counted as Unicode code
- * points, as the API counts them: an emoji is one character, not the two UTF-16 units of a JS
- * string's length.
+ * points, the rule the built-in emulator applies for the API: an emoji is one character, not the
+ * two UTF-16 units of a JS string's length.
  */
 export function checkName(name: string | undefined): void {
   if (name === undefined) return;
