@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { loadEnv, resolveApiUrl, resolveToken, type Env, type GlobalFlags } from "./config.js";
+import { apiUrlSource, DEFAULT_API_URL, loadEnv, resolveApiUrl, resolveToken, type Env, type GlobalFlags } from "./config.js";
 import type { Context } from "./context.js";
-import { CliError, EXIT_CODE_HELP, ExitCode, InterruptedError } from "./errors.js";
+import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, systemError, UsageError } from "./errors.js";
+import { forTerminal } from "./output/escape.js";
 import { createLog, type Log } from "./output/log.js";
 import { terminalPolicy } from "./output/terminal.js";
 import { applyCliV8Flags } from "./v8-flags.js";
@@ -20,6 +22,8 @@ interface RunState {
   controller: AbortController;
   cleanups: Array<() => Promise<void> | void>;
   log?: Log;
+  /** The command being run (e.g. `all`), once commander has chosen it. */
+  command?: string;
 }
 
 /**
@@ -85,7 +89,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       stderr: io.stderr,
       log,
       signal: state.controller.signal,
-      api: () => (api ??= createApi(ctx, state)),
+      api: () => (api ??= createApi(ctx, state, io.env)),
     };
     return ctx;
   };
@@ -95,6 +99,8 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
     <O>(load: () => Promise<Handler<O>>) =>
     async (...args: unknown[]): Promise<void> => {
       const cmd = args[args.length - 1] as Command;
+      state.command = cmd.name();
+      checkInputs(cmd.name(), cmd.optsWithGlobals(), cmd.args, io.cwd);
       const ctx = await makeContext(cmd);
       const handler = await load();
       await handler({ ...cmd.optsWithGlobals(), args: cmd.args } as O, ctx);
@@ -106,7 +112,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       "Check stored Post and user IDs against the X API v2 batch compliance endpoints: create a job, upload IDs, wait, download the results, and apply them to your archive.",
     )
     .version(VERSION, "-V, --version", "print the version")
-    .option("--api-url <url>", "API base URL (default: $X_API_BASE_URL or https://api.x.com)")
+    .option("--api-url <url>", "API base URL (default: $X_API_BASE_URL or https://api.x.com; plain http only for loopback such as 127.0.0.1)")
     .option("--token-file <path>", "read the bearer token from a file (- for stdin) instead of $X_BEARER_TOKEN/$BEARER_TOKEN")
     .option("--emulator", "start the built-in local emulator for this run and talk to it (no real API calls)")
     .option("--state-dir <dir>", "where `all` keeps resumable run state (default: $XDG_STATE_HOME/compliant)")
@@ -233,7 +239,7 @@ Examples:
   return program;
 }
 
-async function createApi(ctx: Context, state: RunState): Promise<ComplianceApi> {
+async function createApi(ctx: Context, state: RunState, processEnv: Env): Promise<ComplianceApi> {
   let apiUrl: string;
   let apiOrigin: string;
   let token: string;
@@ -245,8 +251,15 @@ async function createApi(ctx: Context, state: RunState): Promise<ComplianceApi> 
     token = emu.token;
     ctx.log.info(`using the built-in emulator at ${emu.apiUrl} (--emulator): no request goes to the real X API`);
   } else {
-    ({ apiUrl, apiOrigin } = resolveApiUrl(ctx.flags.apiUrl, ctx.env));
-    token = (await resolveToken(ctx.flags, ctx.env, ctx.stdin)).token;
+    ({ apiUrl, apiOrigin } = resolveApiUrl(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd));
+    token = (await resolveToken(ctx.flags, ctx.env, ctx.stdin, (m) => ctx.log.warn(m))).token;
+    // The token goes wherever the API URL points, and a .env in the working folder can set it:
+    // whenever that is not X's API, say where the requests go. --quiet silences the line, except
+    // when the URL came from that .env: the one source a person may not have set themselves.
+    if (apiUrl !== DEFAULT_API_URL) {
+      const from = apiUrlSource(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd);
+      ctx.log.note(`using the API at ${apiUrl} (from ${from}), not ${DEFAULT_API_URL}`, { evenIfQuiet: from.endsWith(".env") });
+    }
   }
   // Loaded only now (zod and undici take a while), so a missing token is reported at once.
   const { ComplianceApi } = await import("./api/client.js");
@@ -265,16 +278,61 @@ async function createApi(ctx: Context, state: RunState): Promise<ComplianceApi> 
   return api;
 }
 
+/**
+ * Inputs that could leak the token: stdin can be read once, so a token read from it
+ * (`--token-file -`) and IDs, results or a dataset read from it would split one stream between
+ * them (and an ID error would echo the token); an input that is the token file or the working
+ * folder's `.env` would have its lines quoted in error messages. All are refused before anything
+ * is read.
+ */
+function checkInputs(command: string, opts: Record<string, unknown>, args: string[], cwd: string): void {
+  const tokenFile = typeof opts.tokenFile === "string" ? opts.tokenFile : undefined;
+  const inputs: Array<[string, unknown]> = [
+    ["--ids-file", opts.idsFile],
+    ["--results", opts.results],
+  ];
+  if (command === "upload") inputs.push(["the ID file argument", args[1]]);
+  if (command === "ids" || command === "apply") inputs.push(["the dataset argument", args[0]]);
+  if (command === "report") inputs.push(["the results file argument", args[0]]);
+  const dotEnv = resolve(cwd, ".env");
+  for (const [what, value] of inputs) {
+    if (typeof value !== "string") continue;
+    if (tokenFile === "-" && value === "-") {
+      throw new UsageError(
+        `--token-file - and ${what} - both read stdin, which can be read only once; put the token in a file (--token-file <path>) or in X_BEARER_TOKEN, and keep stdin for the ${what === "--ids-file" || what === "the ID file argument" ? "IDs" : "data"}.`,
+      );
+    }
+    if (value === "-") continue;
+    if (tokenFile !== undefined && tokenFile !== "-" && resolve(cwd, tokenFile) === resolve(cwd, value)) {
+      throw new UsageError(`--token-file and ${what} are the same file (${value}); the token file must hold only the token.`);
+    }
+    if (resolve(cwd, value) === dotEnv) {
+      throw new UsageError(`${what} ${value} is the .env file, which holds settings such as the bearer token; pass the file of IDs or data instead.`);
+    }
+  }
+}
+
 /** Runs the CLI and resolves to the exit code; never calls process.exit itself. */
 export async function main(io: CliIo & { state?: RunState }): Promise<number> {
   const state: RunState = io.state ?? { controller: new AbortController(), cleanups: [] };
+  // A failing stdout (its reader went away, or the disk behind it is full) stops the run at once:
+  // the controller's reason tells every request, poll and stream, and `finally` blocks still run.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (state.controller.signal.aborted) return;
+    state.controller.abort(err?.code === "EPIPE" ? new BrokenPipeError() : (systemError(err, { where: "stdout", resumes: state.command === "all" }) ?? err));
+  };
+  io.stdout.on?.("error", onStdoutError);
   const program = buildProgram({ ...io, state });
   let code: number = ExitCode.ok;
   try {
     await program.parseAsync(io.argv, { from: "user" });
-    // A run that ended normally after a signal (e.g. the emulator) still reports the interruption.
+    // A write error is reported on a later tick than the write itself: let it surface first.
+    await new Promise((r) => setImmediate(r));
+    // A run that ended normally after a signal (e.g. the emulator) still reports the interruption,
+    // and one whose stdout failed has not delivered its output.
     const reason = state.controller.signal.reason as unknown;
     if (reason instanceof InterruptedError) code = reason.exitCode;
+    else if (reason instanceof CliError) code = report(reason, io, state);
   } catch (err) {
     code = report(err, io, state);
   } finally {
@@ -301,10 +359,19 @@ function report(err: unknown, io: { stderr: NodeJS.WritableStream; argv: string[
     return ExitCode.usage;
   }
   const aborted = state.controller.signal.aborted ? (state.controller.signal.reason as unknown) : undefined;
-  const error = aborted instanceof InterruptedError && !(err instanceof CliError && err !== aborted) ? aborted : err;
+  let error = err;
+  if (aborted instanceof InterruptedError) {
+    if (!(err instanceof CliError && err !== aborted)) error = aborted;
+  } else if (aborted instanceof CliError) {
+    // stdout failed: whatever the run threw afterwards is a consequence of that.
+    error = aborted;
+  }
+  // A file-system failure (full disk, read-only or refused path) is not a bug: say what to do.
+  error = systemError(error, { resumes: state.command === "all" }) ?? error;
   state.log?.done();
   if (error instanceof CliError) {
-    io.stderr.write(`compliant: ${error.message}\n`);
+    // One line: any control character in it (a server's words, a file name) is shown, not obeyed.
+    io.stderr.write(`compliant: ${forTerminal(error.message)}\n`);
     if (verbose && error.cause instanceof Error) io.stderr.write(`${error.cause.stack ?? error.cause.message}\n`);
     return error.exitCode;
   }
@@ -313,7 +380,7 @@ function report(err: unknown, io: { stderr: NodeJS.WritableStream; argv: string[
     return aborted.exitCode;
   }
   const e = error as Error;
-  io.stderr.write(`compliant: internal error: ${e?.message ?? String(error)}\n`);
+  io.stderr.write(`compliant: internal error: ${forTerminal(e?.message ?? String(error))}\n`);
   io.stderr.write(`This is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
   if (verbose && e?.stack) io.stderr.write(`${e.stack}\n`);
   return ExitCode.internal;
@@ -323,24 +390,36 @@ function isAbort(err: unknown): boolean {
   return (err as { name?: string })?.name === "AbortError" || err instanceof InterruptedError;
 }
 
-// Entry point when run as the binary (bin/compliant.js imports this module).
-const isEntry = process.argv[1] !== undefined && /compliant(\.js)?$/.test(process.argv[1]);
-if (isEntry) {
+/**
+ * The binary's entry point: bin/compliant.js imports this module and calls it, so the CLI runs
+ * whatever the name or path it was started by (a symlink, a copy, `node bin/compliant.js`), and
+ * importing the module does nothing.
+ */
+export async function runBinary(): Promise<void> {
   applyCliV8Flags();
   const state: RunState = { controller: new AbortController(), cleanups: [] };
+  // If the event loop ever empties while the run is still pending (something waited for an event
+  // that never came), the process must not exit 0 as if all went well.
+  // (Not by presetting process.exitCode: commander reads it for the exit code of `help`.)
+  let finished = false;
+  process.on("exit", () => {
+    if (finished) return;
+    process.exitCode = ExitCode.internal;
+    process.stderr.write(`compliant: internal error: the run stopped before it finished.\nThis is a bug; please report it with the command you ran (compliant ${VERSION}, Node ${process.version}).\n`);
+  });
   let signals = 0;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => {
     signals++;
-    if (signals > 1) process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+    if (signals > 1) {
+      // A second signal: stop now, as asked.
+      finished = true;
+      process.exit(signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+    }
     state.controller.abort(new InterruptedError(signal));
   };
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
-  // A closed stdout (e.g. `| head`) is not an error worth a stack trace.
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(0);
-  });
-  main({
+  const code = await main({
     argv: process.argv.slice(2),
     env: process.env,
     cwd: process.cwd(),
@@ -348,9 +427,9 @@ if (isEntry) {
     stdout: process.stdout,
     stderr: process.stderr,
     state,
-  }).then((code) => {
-    process.exitCode = code;
-    // Don't wait for stray handles (e.g. stdin) once the work is done.
-    setTimeout(() => process.exit(code), 50).unref();
   });
+  finished = true;
+  process.exitCode = code;
+  // Don't wait for stray handles (e.g. stdin) once the work is done.
+  setTimeout(() => process.exit(code), 50).unref();
 }

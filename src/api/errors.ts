@@ -1,4 +1,5 @@
 import { CliError, ExitCode, type ExitCodeValue } from "../errors.js";
+import { forTerminal } from "../output/escape.js";
 import type { Problem } from "./schemas.js";
 
 /** The problem type's last path segment: `https://api.x.com/2/problems/conflict` → `conflict`. */
@@ -77,7 +78,10 @@ function clock(ms: number): string {
 }
 
 function describe(init: ApiErrorInit, kind: string | undefined): string {
-  const { status, what, problem, storage } = init;
+  const { status, what } = init;
+  // Every string the server chose is shown inert: control characters become visible escapes.
+  const problem = init.problem && inert(init.problem);
+  const storage = init.storage && { code: forTerminal(init.storage.code), message: init.storage.message === undefined ? undefined : forTerminal(init.storage.message) };
   const detail = problem?.detail ?? problem?.title;
   const tail = detail ? `: ${detail.replace(/\s+$/, "").replace(/\.$/, "")}` : "";
   if (storage) {
@@ -143,6 +147,12 @@ function redirected(init: ApiErrorInit): string {
     return `storage answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects of signed URLs, so fetch the job again with \`compliant status\` and retry.`;
   }
   return `the API answered ${status} (a redirect${to}) when asked to ${what}; compliant does not follow redirects, so check --api-url (the API's own address, such as https://api.x.com).`;
+}
+
+function inert(problem: Problem): Problem {
+  const out: Record<string, unknown> = { ...problem };
+  for (const [k, v] of Object.entries(out)) if (typeof v === "string") out[k] = forTerminal(v);
+  return out as Problem;
 }
 
 /** Network failure (DNS, refused, reset, timeout) that remained after retries: exit 5. */

@@ -24,10 +24,15 @@ export async function run(opts: CreateOptions, ctx: Context): Promise<void> {
   ctx.log.info(`created ${job.type} job ${job.id}; upload IDs before ${job.upload_expires_at} (15 minutes): compliant upload ${job.id} <ids-file>`);
 }
 
-/** Names are at most 64 characters (`ComplianceJobName` in the spec). */
+/**
+ * Names are at most 64 characters (`ComplianceJobName` in the spec), counted as Unicode code
+ * points, the rule the built-in emulator applies for the API: an emoji is one character, not the
+ * two UTF-16 units of a JS string's length.
+ */
 export function checkName(name: string | undefined): void {
   if (name === undefined) return;
-  if (name.length === 0 || name.length > 64) {
-    throw new UsageError(`the job name must be 1–64 characters long (got ${name.length}); choose a shorter --name.`);
+  const length = [...name].length;
+  if (length === 0 || length > 64) {
+    throw new UsageError(`the job name must be 1–64 characters long (got ${length}); choose a ${length === 0 ? "non-empty" : "shorter"} --name.`);
   }
 }

@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { z } from "zod";
 import { isResultError } from "../api/schemas.js";
 import type { Context } from "../context.js";
+import { forTerminal } from "../output/escape.js";
 import { sortCounts } from "../output/render.js";
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
@@ -152,16 +153,17 @@ export async function run(raw: ReportOptions, ctx: Context): Promise<void> {
 const fmt = (n: number) => n.toLocaleString("en-US");
 
 export function reportText(r: Report): string {
-  let out = `${r.results_file}: ${fmt(r.events)} event${r.events === 1 ? "" : "s"}, ${fmt(r.error_records)} error record${r.error_records === 1 ? "" : "s"}\n`;
+  let out = `${forTerminal(r.results_file)}: ${fmt(r.events)} event${r.events === 1 ? "" : "s"}, ${fmt(r.error_records)} error record${r.error_records === 1 ? "" : "s"}\n`;
   if (r.by_action_reason.length > 0) {
-    const rows = [["ACTION", "REASON", "COUNT"], ...r.by_action_reason.map((p) => [p.action, p.reason, fmt(p.count)])];
+    // Actions and reasons come from the results file: shown inert (the --json document keeps them exact).
+    const rows = [["ACTION", "REASON", "COUNT"], ...r.by_action_reason.map((p) => [forTerminal(p.action), forTerminal(p.reason), fmt(p.count)])];
     const w0 = Math.max(...rows.map((x) => x[0]!.length));
     const w1 = Math.max(...rows.map((x) => x[1]!.length));
     const w2 = Math.max(...rows.map((x) => x[2]!.length));
     out += rows.map((x) => `${x[0]!.padEnd(w0)}  ${x[1]!.padEnd(w1)}  ${x[2]!.padStart(w2)}`).join("\n") + "\n";
   }
   const errs = Object.entries(r.errors);
-  if (errs.length > 0) out += `error records (IDs the API could not check): ${errs.map(([e, n]) => `${e} ${fmt(n)}`).join(", ")}\n`;
+  if (errs.length > 0) out += `error records (IDs the API could not check): ${errs.map(([e, n]) => `${forTerminal(e)} ${fmt(n)}`).join(", ")}\n`;
   out += `apply: removes ${fmt(r.apply.delete)}, scrubs geo from ${fmt(r.apply.scrub)}, leaves ${fmt(r.apply.untouched)} untouched (actions it does not apply)\n`;
   if (r.ids_checked !== undefined) {
     out += `IDs checked          ${fmt(r.ids_checked)}\n`;

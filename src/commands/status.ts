@@ -1,6 +1,7 @@
 import type { Job } from "../api/schemas.js";
 import type { Context } from "../context.js";
 import { JobEndedError } from "../errors.js";
+import { forTerminal } from "../output/escape.js";
 import { jobDetails } from "../output/render.js";
 import { waitForJob } from "../poll.js";
 import { resolveJob } from "./shared.js";
@@ -24,7 +25,7 @@ export async function run(opts: StatusOptions, ctx: Context): Promise<void> {
       intervalMs: defaultIntervalMs(opts.interval, opts.emulator),
       timeoutMs: opts.timeout !== undefined ? opts.timeout * 1000 : undefined,
       signal: ctx.signal,
-      onPoll: (j, changed) => (changed ? ctx.log.info(`job ${j.id} is ${j.status}`) : ctx.log.progress(`job ${j.id} is still ${j.status}`)),
+      onPoll: (j, changed) => (changed ? ctx.log.info(`job ${j.id} is ${forTerminal(j.status)}`) : ctx.log.progress(`job ${j.id} is still ${forTerminal(j.status)}`)),
       onSlowDown: (ms) => ctx.log.debug(`polling every ${Math.round(ms / 1000)} s to stay within the rate limit`),
     });
   }
@@ -43,9 +44,9 @@ export function defaultIntervalMs(interval: number | undefined, emulator: boolea
 
 export function assertComplete(job: Job): void {
   if (job.status === "failed") {
-    throw new JobEndedError(`job ${job.id} failed${job.error ? ` (${job.error})` : ""}; check the ID file (one ${job.type === "users" ? "user" : "Post"} ID per line) and run it again as a new job.`);
+    throw new JobEndedError(`job ${job.id} failed${job.error ? ` (${forTerminal(job.error)})` : ""}; check the ID file (one ${job.type === "users" ? "user" : "Post"} ID per line) and run it again as a new job.`);
   }
   if (job.status === "expired") {
-    throw new JobEndedError(`job ${job.id} expired${job.error ? ` (${job.error})` : ""} before it completed; create a new job and upload the IDs within 15 minutes.`);
+    throw new JobEndedError(`job ${job.id} expired${job.error ? ` (${forTerminal(job.error)})` : ""} before it completed; create a new job and upload the IDs within 15 minutes.`);
   }
 }

@@ -183,13 +183,28 @@ async function inPlaceSink(full: string): Promise<Sink> {
   };
 }
 
-/** Writes to a stream, waiting for 'drain' when it asks to. */
+/**
+ * Writes to a stream, waiting for 'drain' when it asks to. A stream that fails or closes instead
+ * (stdout's reader went away) ends the wait too; the run's aborted signal then stops the caller.
+ */
 export function streamSink(stream: NodeJS.WritableStream): Sink {
   return {
     async write(pieces) {
       let ok = true;
       for (const p of pieces) ok = stream.write(p) && ok;
-      if (!ok) await new Promise<void>((done) => stream.once("drain", done));
+      if (!ok && !(stream as { destroyed?: boolean }).destroyed) {
+        await new Promise<void>((done) => {
+          const end = () => {
+            stream.off("drain", end);
+            stream.off("error", end);
+            stream.off("close", end);
+            done();
+          };
+          stream.once("drain", end);
+          stream.once("error", end);
+          stream.once("close", end);
+        });
+      }
     },
     async commit() {},
     async abort() {},

@@ -127,6 +127,9 @@ class ValueCache {
 
 const MAX_VALUES = 32;
 
+/** A result line is ~150 bytes; one over 1 MiB is not a compliance event, however it ends. */
+export const MAX_RESULT_LINE_BYTES = 1024 * 1024;
+
 const D = (c: number | undefined): boolean => c !== undefined && c >= 48 && c <= 57;
 
 /**
@@ -387,6 +390,9 @@ export class ResultParser {
         bump(this.stats.byError, String((line as { error: string }).error));
       }
       onLine?.(line);
+    }, {
+      maxLineBytes: MAX_RESULT_LINE_BYTES,
+      tooLong: (lineNo, head) => new InvalidResultLineError(this.source, lineNo, head.toString("utf8"), "longer than 1 MiB"),
     });
   }
 

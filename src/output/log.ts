@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import type { Ora } from "ora";
+import { forTerminalLines } from "./escape.js";
 import type { TerminalPolicy } from "./terminal.js";
 
 /**
@@ -12,6 +13,12 @@ export interface Log {
   readonly fancy: boolean;
   /** A milestone ("job 146… is in_progress"): always shown unless --quiet. */
   info(message: string): void;
+  /**
+   * A one-off remark (e.g. which API is used): shown unless --quiet (or always, with `evenIfQuiet`
+   * for a safety notice), like info, but it does not end the current activity, so the next
+   * progress line is not held back by it.
+   */
+  note(message: string, opts?: { evenIfQuiet?: boolean }): void;
   warn(message: string): void;
   debug(message: string): void;
   /**
@@ -57,13 +64,15 @@ export function createLog(opts: LogOptions): Log {
   };
 
   const stamp = () => (policy.fancy ? "" : `${new Date(now()).toISOString().replace(/\.\d+Z$/, "Z")} `);
+  // Messages carry values from the API: control characters in them are shown, never obeyed.
   const line = (text: string) => {
     if (spinner?.isSpinning) spinner.clear();
     stderr.write(`${stamp()}${text}\n`);
     if (spinner?.isSpinning) spinner.render();
   };
 
-  const startSpinner = (text: string) => {
+  const startSpinner = (raw: string) => {
+    const text = forTerminalLines(raw);
     pendingText = text;
     if (spinner) {
       spinner.text = text;
@@ -87,15 +96,19 @@ export function createLog(opts: LogOptions): Log {
       pendingText = undefined;
       resetThrottle();
       if (spinner?.isSpinning) spinner.stop();
-      line(message);
+      line(forTerminalLines(message));
+    },
+    note(message, o) {
+      if (policy.quiet && !o?.evenIfQuiet) return;
+      line(forTerminalLines(message));
     },
     warn(message) {
       if (policy.quiet) return;
-      line(`${paint.yellow("warning:")} ${message}`);
+      line(`${paint.yellow("warning:")} ${forTerminalLines(message)}`);
     },
     debug(message) {
       if (!policy.verbose) return;
-      line(paint.dim(`debug: ${message}`));
+      line(paint.dim(`debug: ${forTerminalLines(message)}`));
     },
     progress(message) {
       if (policy.quiet) return;
@@ -122,7 +135,7 @@ export function createLog(opts: LogOptions): Log {
       }
       if (t - lastProgressAt < heartbeatMs) return;
       lastProgressAt = t;
-      line(typeof message === "function" ? message() : message);
+      line(forTerminalLines(typeof message === "function" ? message() : message));
     },
     done() {
       pendingText = undefined;

@@ -1,14 +1,16 @@
 import type { Job } from "../api/schemas.js";
 import type { ResultStats } from "../io/results.js";
+import { forTerminal } from "./escape.js";
 
 // Human tables and --json documents. The JSON shapes are a stable interface (README documents
-// them); human wording may change.
+// them); human wording may change. Human text shows every API string through forTerminal; the
+// JSON documents keep them exact.
 
 const COLUMNS: Array<[string, (j: Job) => string]> = [
   ["ID", (j) => j.id],
   ["TYPE", (j) => j.type],
-  ["NAME", (j) => j.name ?? "-"],
-  ["STATUS", (j) => j.status],
+  ["NAME", (j) => (j.name === undefined ? "-" : forTerminal(j.name))],
+  ["STATUS", (j) => forTerminal(j.status)],
   ["CREATED", (j) => shortTime(j.created_at)],
   ["UPLOAD BY", (j) => shortTime(j.upload_expires_at)],
   ["DOWNLOAD BY", (j) => shortTime(j.download_expires_at)],
@@ -16,7 +18,7 @@ const COLUMNS: Array<[string, (j: Job) => string]> = [
 
 function shortTime(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace(/:\d\d\.\d+Z$/, "Z").replace("T", " ");
+  return Number.isNaN(d.getTime()) ? forTerminal(iso) : d.toISOString().replace(/:\d\d\.\d+Z$/, "Z").replace("T", " ");
 }
 
 export function jobTable(jobs: Job[]): string {
@@ -40,7 +42,7 @@ export function jobDetails(job: Job): string {
   ];
   return lines
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k.padEnd(12)}${v}`)
+    .map(([k, v]) => `${k.padEnd(12)}${forTerminal(v!)}`)
     .join("\n") + "\n";
 }
 
@@ -90,15 +92,15 @@ export function idCount(n: number): string {
 }
 
 export function countsTable(title: string, counts: Record<string, number>): string {
-  const entries = Object.entries(counts);
+  const entries = Object.entries(counts).map(([k, v]): [string, number] => [forTerminal(k), v]);
   if (entries.length === 0) return "";
   const width = Math.max(...entries.map(([k]) => k.length));
   return `${title}\n${entries.map(([k, v]) => `  ${k.padEnd(width)}  ${fmt(v)}`).join("\n")}\n`;
 }
 
 export function summaryText(s: RunSummary): string {
-  const jobs = s.jobs.map((j) => j.id).join(", ");
-  let out = `summary (job${s.jobs.length > 1 ? "s" : ""} ${jobs}, results in ${s.results_file})\n`;
+  const jobs = s.jobs.map((j) => forTerminal(j.id)).join(", ");
+  let out = `summary (job${s.jobs.length > 1 ? "s" : ""} ${jobs}, results in ${forTerminal(s.results_file)})\n`;
   out += `  IDs checked          ${fmt(s.ids_checked)}\n`;
   out += `  IDs needing action   ${fmt(s.ids_needing_action)}\n`;
   out += `  IDs with no action   ${fmt(s.ids_without_action)}\n`;

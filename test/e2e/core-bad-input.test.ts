@@ -16,8 +16,11 @@ const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /;
 const USAGE_HINT = "(add --help to the command for usage)";
 const KEEP = "this results file must not change\n";
 
+/** The notice naming a non-default API (every run here talks to the emulator). */
+const API_NOTICE = /^using the API at http:\/\/127\.0\.0\.1:\d+ \(from X_API_BASE_URL in the environment\), not https:\/\/api\.x\.com$/;
+
 function lines(text: string): string[] {
-  return text.split("\n").filter((l) => l !== "").map((l) => l.replace(STAMP, ""));
+  return text.split("\n").filter((l) => l !== "").map((l) => l.replace(STAMP, "")).filter((l) => !API_NOTICE.test(l));
 }
 
 function ids(count: number, base = 1160404233650352000n): string[] {
