@@ -10,6 +10,8 @@ import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { xmlError } from "../../src/emulator/server.js";
 import { sampleIds } from "../emulator/helpers.js";
+import { runCli, tempDir } from "../helpers/cli.js";
+import { hostileJobs } from "../helpers/hostile-jobs.js";
 import { createdJobId, ls, read, routes, setup, show, until, type Setup } from "./unattended-helpers.js";
 
 /** The one state record in the state folder. */
@@ -224,4 +226,28 @@ test("a state folder that others can write to, or that another user owns, is ref
   assert.equal(r.code, 2, show(r));
   assert.match(r.stderr, /belongs to another user \(uid \d+\), so its saved jobs and locks cannot be trusted; pass --state-dir with a folder of your own/);
   assert.equal(s.emu.requests.length, 0);
+});
+
+test("a job whose download URL has expired is not downloaded: exit 4 naming the state file and --no-resume", async (t) => {
+  const dir = await tempDir(t, "compliant-e2e-");
+  const api = await hostileJobs(t, (now) => ({
+    id: "1600000000000000001",
+    type: "tweets",
+    name: "nightly",
+    status: "complete",
+    created_at: new Date(now - 8 * 86_400_000).toISOString(),
+    upload_url: "http://127.0.0.1:9/upload",
+    upload_expires_at: new Date(now - 8 * 86_400_000 + 900_000).toISOString(),
+    download_url: "http://127.0.0.1:9/download",
+    download_expires_at: new Date(now - 86_400_000).toISOString(),
+  }));
+  await writeFile(join(dir, "ids.txt"), "1160404233650352001\n");
+  const r = await runCli(["all", "--type", "tweets", "--name", "nightly", "-i", "ids.txt", "-o", "out.ndjson", "--interval", "0.05"], {
+    cwd: dir,
+    env: { X_API_BASE_URL: api.apiUrl, X_BEARER_TOKEN: "hostile-test-token" },
+  });
+  assert.equal(r.code, 4, show(r));
+  assert.match(r.stderr, /the results of job 1600000000000000001 can no longer be downloaded: its download URL expired at .*; the state of this run is kept in .*\.state\/compliant\/[0-9a-f]{24}\.json, and running the command again with --no-resume starts a new job for these IDs\./);
+  assert.deepEqual(api.requests.filter((q) => q.includes("download")), [], "no download was tried");
+  assert.deepEqual((await ls(dir)).filter((f) => f.startsWith("out")), []);
 });
