@@ -49,7 +49,7 @@ const PartStateSchema = z.looseObject({
   ids: z.number().int().min(0),
   stage: z.enum(["pending", "created", "uploaded", "complete", "downloaded"]),
   jobId: z.string().regex(/^[0-9]{1,19}$/).optional(),
-  session: z.url().optional(),
+  session: z.string().min(1).optional(),
   resultBytes: z.number().int().min(0).optional(),
   createAttempt: Timestamp.optional(),
 });

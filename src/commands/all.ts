@@ -352,7 +352,9 @@ class AllRun {
     const parsed = JobListResponseSchema.safeParse(body);
     if (!parsed.success) throw new ApiShapeError(what, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     const apiDate = Date.parse(response.header("date") ?? "");
-    const apiAhead = Number.isFinite(apiDate) ? apiDate - received : 0;
+    // Clocks more than five minutes apart are not corrected for: our own job is then not found
+    // (the run fails and says so) rather than an older job admitted on a bogus Date.
+    const apiAhead = Number.isFinite(apiDate) ? Math.max(apiDate - received, -300_000) : 0;
     // created_at has whole seconds.
     const since = Math.floor((Date.parse(sentAt) + apiAhead) / 1000) * 1000;
     const others = await this.store.jobsOfOtherRuns();
