@@ -81,6 +81,31 @@ test("killed while its create was in flight, the next run adopts the job because
   assert.equal(await read(s.results), s.expected());
 });
 
+test("a job that another run's saved state records is never adopted, even with our name and made after our attempt", async (t) => {
+  const s = await setup(t, { pollsToComplete: 2 });
+  s.emu.fault({ match: { route: "create" }, action: { type: "stall", ms: 30_000 } });
+  const first = await s.run(s.args("--name", "nightly"), {
+    when: {
+      stderr: /checked .*200 IDs/,
+      then: async (child) => {
+        await until(() => s.emu.jobs().length === 1);
+        child.kill("SIGKILL");
+      },
+    },
+  });
+  assert.equal(first.signal, "SIGKILL", show(first));
+  const [job] = s.emu.jobs();
+  // Another run in the same state folder recorded that job as its own.
+  const mine = JSON.parse(await readFile(await stateFile(s), "utf8")) as Record<string, unknown>;
+  await writeFile(join(s.stateDir, `${"e".repeat(24)}.json`), JSON.stringify({ ...mine, key: "e".repeat(24), parts: [{ index: 0, ids: 5, stage: "created", jobId: job!.id }] }));
+
+  const second = await s.run(s.args("--name", "nightly"));
+  assert.equal(second.code, 4, show(second));
+  assert.match(second.stderr, new RegExp(`a tweets job is already active: job ${job!.id} \\("nightly"\\)`));
+  assert.doesNotMatch(second.stderr, /using it/);
+  assert.equal(routes(s.emu.requests, "upload").length, 0);
+});
+
 test("a resumed run whose recorded upload never reached the API uploads again instead of polling for ever", async (t) => {
   const s = await setup(t, { pollsToComplete: 2 });
   // Storage says 200 but keeps nothing: the run records the upload, the job stays `created`.
