@@ -66,7 +66,7 @@ const RunStateSchema = z.looseObject({
   parts: z.array(PartStateSchema).min(1),
 });
 
-/** Keyed by type, name and the ID file's content, as the issue asks. */
+/** Keyed by the API, type, name, the ID file's content and the split. */
 export function runKey(apiUrl: string, type: string, name: string, idsSha256: string, maxIdsPerJob: number | undefined): string {
   // The API is part of the key: a job id saved against one API (or an emulator) means nothing on another.
   return createHash("sha256").update(`${apiUrl}\0${type}\0${name}\0${idsSha256}\0${maxIdsPerJob ?? ""}`).digest("hex").slice(0, 24);
@@ -219,6 +219,9 @@ export class StateStore {
    */
   async lockResults(resultsFile: string, shown: string, describe: string): Promise<() => Promise<void>> {
     await checkStateDir(this.dir);
+    // A device or a pipe (/dev/null, a FIFO) is written in place and holds no result set to lose.
+    const existing = await stat(resultsFile).catch(() => undefined);
+    if (existing && !existing.isFile()) return async () => undefined;
     const real = await realpath(resultsFile).catch(async () => join(await realpath(dirname(resultsFile)).catch(() => dirname(resultsFile)), basename(resultsFile)));
     const lockFile = join(this.dir, `results-${createHash("sha256").update(real).digest("hex").slice(0, 24)}.lock`);
     return takeLock(lockFile, describe, (holder) =>
