@@ -23,7 +23,7 @@ async function stateFile(s: Setup): Promise<string> {
 
 /** Kills the child with SIGKILL once its first poll has reached the emulator (where a stall holds it). */
 async function killWhilePolling(s: Setup, child: ChildProcess): Promise<void> {
-  await until(() => routes(s.emu.requests, "get").length >= 1);
+  await until(() => routes(s.emu.requests, "get").length >= 1, 60_000);
   child.kill("SIGKILL");
 }
 
@@ -32,7 +32,7 @@ test("a run whose create meets another run's fresh job with the same --name refu
   // Run A's create is answered slowly: its job exists, still `created`, while run B starts.
   s.emu.fault({ match: { route: "create" }, action: { type: "stall", ms: 4_000 } });
   const a = s.run(s.args("--name", "nightly"));
-  await until(() => s.emu.jobs().length === 1);
+  await until(() => s.emu.jobs().length === 1, 60_000);
   const [theirs] = s.emu.jobs();
   assert.equal(theirs!.status, "created");
 
@@ -41,7 +41,7 @@ test("a run whose create meets another run's fresh job with the same --name refu
   await writeFile(otherFile, otherIds.join("\n") + "\n");
   const b = await s.run(["all", "--type", "tweets", "--ids-file", otherFile, "--results-file", join(s.dir, "b.ndjson"), "--interval", "0.05", "--name", "nightly"]);
   assert.equal(b.code, 4, show(b));
-  assert.match(b.stderr, new RegExp(`a tweets job is already active: job ${theirs!.id} \\("nightly"\\), created since .*, which has this run's name but was not created by it`));
+  assert.match(b.stderr, new RegExp(`a tweets job is already active: job ${theirs!.id} \\("nightly"\\), (created|in_progress) since .*, which has this run's name but was not created by it`));
   assert.doesNotMatch(b.stderr, /using it/);
   assert.equal(routes(s.emu.requests, "upload").length, 0, "B uploaded nothing");
 
@@ -62,7 +62,7 @@ test("killed while its create was in flight, the next run adopts the job because
     when: {
       stderr: /checked .*200 IDs/,
       then: async (child) => {
-        await until(() => s.emu.jobs().length === 1);
+        await until(() => s.emu.jobs().length === 1, 60_000);
         recorded = JSON.parse(await readFile(await stateFile(s), "utf8"));
         child.kill("SIGKILL");
       },
@@ -88,7 +88,7 @@ test("a job that another run's saved state records is never adopted, even with o
     when: {
       stderr: /checked .*200 IDs/,
       then: async (child) => {
-        await until(() => s.emu.jobs().length === 1);
+        await until(() => s.emu.jobs().length === 1, 60_000);
         child.kill("SIGKILL");
       },
     },
@@ -158,7 +158,7 @@ test("two runs given one results file: the second refuses (exit 5) while the fir
       },
     },
   });
-  await until(() => stopped !== undefined);
+  await until(() => stopped !== undefined, 60_000);
   const users = await s.run(["all", "--type", "users", "--ids-file", s.idsFile, "--results-file", join(s.dir, ".", "results.ndjson"), "--force", "--interval", "0.05"]);
   stopped!.kill("SIGCONT");
   assert.equal(users.code, 5, show(users));
