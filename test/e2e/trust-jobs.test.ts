@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { xmlError } from "../../src/emulator/server.js";
 import { sampleIds } from "../emulator/helpers.js";
 import { runCli, tempDir } from "../helpers/cli.js";
-import { hostileJobs } from "../helpers/hostile-jobs.js";
+import { hostileJobs, skewedApi } from "../helpers/hostile-jobs.js";
+import { createJob } from "../emulator/helpers.js";
 import { createdJobId, ls, read, routes, setup, show, until, type Setup } from "./unattended-helpers.js";
 
 /** The one state record in the state folder. */
@@ -79,6 +80,36 @@ test("killed while its create was in flight, the next run adopts the job because
   assert.equal(s.emu.jobs().length, 1, "no second job");
   assert.equal(routes(s.emu.requests, "create").length, 1);
   assert.equal(await read(s.results), s.expected());
+});
+
+test("an unanswered create is matched by the API's clock: our job is found when the API's clock is 90 s behind ours", async (t) => {
+  const behind = -90_000;
+  const s = await setup(t, { pollsToComplete: 2, clock: { now: () => Date.now() + behind } });
+  const api = await skewedApi(t, s.emu.apiUrl, () => Date.now() + behind);
+  // The API makes the job, then the answer is cut.
+  s.emu.fault({ match: { route: "create" }, action: { type: "cut-body", afterBytes: 20 } });
+  const r = await s.run(s.args(), { env: { X_API_BASE_URL: api } });
+  assert.equal(r.code, 0, show(r));
+  const [job] = s.emu.jobs();
+  assert.match(r.stderr, new RegExp(`creating the job failed ambiguously, but job ${job!.id} with our name was created just now; using it`));
+  assert.equal(s.emu.jobs().length, 1);
+  assert.equal(await read(s.results), s.expected());
+});
+
+test("an unanswered create never takes an older job for ours when the API's clock runs 90 s ahead", async (t) => {
+  let ahead = 80_000;
+  const s = await setup(t, { pollsToComplete: 2, clock: { now: () => Date.now() + ahead } });
+  const api = await skewedApi(t, s.emu.apiUrl, () => Date.now() + ahead);
+  // Someone's job with the same name, made 10 s (API time) before our run begins.
+  const theirs = await createJob(s.emu, { type: "tweets", name: "nightly" });
+  ahead = 90_000;
+  // Our create never reaches the API: the connection is reset before any answer.
+  s.emu.fault({ match: { route: "create" }, action: { type: "reset" } });
+  const r = await s.run(s.args("--name", "nightly"), { env: { X_API_BASE_URL: api } });
+  assert.equal(r.code, 5, show(r));
+  assert.doesNotMatch(r.stderr, /using it/);
+  assert.equal(routes(s.emu.requests, "upload").length, 0, "nothing was uploaded into their job");
+  assert.deepEqual(s.emu.jobs().map((j) => [j.id, j.status, j.uploadedBytes]), [[theirs.id, "created", 0]]);
 });
 
 test("a job that another run's saved state records is never adopted, even with our name and made after our attempt", async (t) => {

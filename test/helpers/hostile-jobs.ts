@@ -2,7 +2,7 @@
 // object the test shapes, e.g. one whose results can no longer be downloaded. Binds only to
 // 127.0.0.1 on an ephemeral port; importing this module does nothing by itself.
 
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestContext } from "node:test";
 
@@ -36,4 +36,33 @@ export async function hostileJobs(t: TestContext, job: (nowMs: number) => Record
   server.unref();
   const { port } = server.address() as AddressInfo;
   return { apiUrl: `http://127.0.0.1:${port}`, requests };
+}
+
+/**
+ * A proxy in front of an emulator's API whose `Date` header follows `nowMs()` instead of this
+ * machine's clock, so the API's clock can be made to run ahead of or behind the client's (pair it
+ * with an emulator `clock` giving the same time). Binds only to 127.0.0.1 on an ephemeral port.
+ */
+export async function skewedApi(t: TestContext, upstream: string, nowMs: () => number): Promise<string> {
+  const target = new URL(upstream);
+  const server = createServer((req, res) => {
+    const up = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, { ...answer.headers, date: new Date(nowMs()).toUTCString() });
+        answer.pipe(res);
+        answer.on("error", () => res.destroy());
+        answer.on("aborted", () => res.destroy());
+      },
+    );
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  const { port } = server.address() as AddressInfo;
+  return `http://127.0.0.1:${port}${target.pathname.replace(/\/$/, "")}`;
 }
