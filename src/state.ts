@@ -297,12 +297,17 @@ async function takeLock(lockFile: string, what: string, busy: (holder: LockRecor
   const nonce = randomBytes(16).toString("hex");
   const mine: LockRecord = { pid: process.pid, host: hostname(), started: new Date().toISOString(), nonce, what };
   const tmp = `${lockFile}.${nonce}.tmp`;
-  await writeExclusive(tmp, JSON.stringify(mine));
+  try {
+    await writeExclusive(tmp, JSON.stringify(mine));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot write in the state folder ${dirname(lockFile)} (${code ?? (err as Error).message}); pass --state-dir with a writable folder, or set XDG_STATE_HOME.`);
+  }
   const looked = new Set<string>();
   try {
     for (let attempt = 0; attempt < 200; attempt++) {
       try {
-        await link(tmp, lockFile);
+        await placeLock(tmp, lockFile, JSON.stringify(mine));
         return async () => {
           // Only our own lock is removed, never one that replaced it.
           if ((await readLock(lockFile))?.id === nonce) await unlink(lockFile).catch(() => undefined);
@@ -337,6 +342,21 @@ async function takeLock(lockFile: string, what: string, busy: (holder: LockRecor
     throw new CliError(`could not take the lock ${lockFile}; remove it if no other compliant run is active.`, ExitCode.transient);
   } finally {
     await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Puts the complete lock in place, failing with EEXIST if one is there. A hard link does it in
+ * one step; on a file system without hard links, an exclusive create followed by the write (a
+ * lock briefly empty, which readers look at twice).
+ */
+async function placeLock(tmp: string, lockFile: string, text: string): Promise<void> {
+  try {
+    await link(tmp, lockFile);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw err;
+    await writeExclusive(lockFile, text);
   }
 }
 
