@@ -3,6 +3,7 @@ import { rename } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
 import { ApiError, ApiShapeError, NetworkError } from "../api/errors.js";
+import { DEFAULT_RETRY } from "../api/http.js";
 import { JobListResponseSchema, type Job, type JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
@@ -132,6 +133,9 @@ async function loadOrStart(
   await store.save(state);
   return state;
 }
+
+/** The longest a create request can last: every attempt with a full rate-limit wait and its socket timeouts. */
+const MAX_CREATE_REQUEST_MS = DEFAULT_RETRY.maxAttempts * (DEFAULT_RETRY.maxRateLimitWaitMs + 120_000);
 
 class AllRun {
   private readonly deadline?: number;
@@ -263,8 +267,10 @@ class AllRun {
           return ours;
         }
       }
+      // The earlier attempt made nothing still waiting (it would have been listed just now);
+      // from here on only this attempt's outcome is unknown, though a 409 looks once more.
       const earlier = part.createAttempt;
-      part.createAttempt ??= new Date().toISOString();
+      part.createAttempt = new Date().toISOString();
       await this.store.save(this.state);
       this.ctx.log.progress(`creating a ${this.opts.type} job${label}`);
       try {
@@ -317,7 +323,7 @@ class AllRun {
             this.ctx.log.warn(`creating the job failed ambiguously, but job ${adopted.id} with our name was created just now; using it`);
             return adopted;
           }
-        } else if (!earlier) {
+        } else {
           // A definite refusal: this attempt made nothing.
           delete part.createAttempt;
           await this.store.save(this.state);
@@ -358,8 +364,12 @@ class AllRun {
     // created_at has whole seconds.
     const since = Math.floor((Date.parse(sentAt) + apiAhead) / 1000) * 1000;
     const others = await this.store.jobsOfOtherRuns();
+    // Nor can it have been made long after: the request, with every rate-limit wait and retry
+    // the HTTP layer allows, is over by then (this keeps a later run on another machine with
+    // the same --name from being taken for an attempt recorded days ago).
+    const until = since + MAX_CREATE_REQUEST_MS;
     return (parsed.data.data ?? [])
-      .filter((j) => j.status === "created" && j.name === this.state.name && Date.parse(j.created_at) >= since)
+      .filter((j) => j.status === "created" && j.name === this.state.name && Date.parse(j.created_at) >= since && Date.parse(j.created_at) <= until)
       .filter((j) => !others.has(j.id) && !this.state.parts.some((p) => p.jobId === j.id))
       .sort(newestFirst)[0];
   }

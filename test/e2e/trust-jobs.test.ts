@@ -137,6 +137,35 @@ test("a job that another run's saved state records is never adopted, even with o
   assert.equal(routes(s.emu.requests, "upload").length, 0);
 });
 
+test("an unanswered create recorded long ago never adopts a job made much later with our name", async (t) => {
+  const s = await setup(t, { pollsToComplete: 2 });
+  s.emu.fault({ match: { route: "create" }, action: { type: "stall", ms: 30_000 } });
+  const first = await s.run(s.args("--name", "nightly"), {
+    when: {
+      stderr: /checked .*200 IDs/,
+      then: async (child) => {
+        await until(() => s.emu.jobs().length === 1, 60_000);
+        child.kill("SIGKILL");
+      },
+    },
+  });
+  assert.equal(first.signal, "SIGKILL", show(first));
+  // Two hours go by: that attempt's job expired unused, and the state still records the attempt.
+  s.emu.expireJob(s.emu.jobs()[0]!.id);
+  const file = await stateFile(s);
+  const state = JSON.parse(await readFile(file, "utf8")) as { parts: Array<{ createAttempt?: string }> };
+  state.parts[0]!.createAttempt = new Date(Date.now() - 2 * 3_600_000).toISOString();
+  await writeFile(file, JSON.stringify(state));
+  // Now someone else's run with the same name makes a job.
+  const theirs = await createJob(s.emu, { type: "tweets", name: "nightly" });
+
+  const second = await s.run(s.args("--name", "nightly"));
+  assert.equal(second.code, 4, show(second));
+  assert.match(second.stderr, new RegExp(`a tweets job is already active: job ${theirs.id} \\("nightly"\\)`));
+  assert.doesNotMatch(second.stderr, /using it/);
+  assert.equal(routes(s.emu.requests, "upload").length, 0);
+});
+
 test("a resumed run whose recorded upload never reached the API uploads again instead of polling for ever", async (t) => {
   const s = await setup(t, { pollsToComplete: 2 });
   // Storage says 200 but keeps nothing: the run records the upload, the job stays `created`.
