@@ -432,8 +432,9 @@ class AllRun {
     const interrupted = err instanceof InterruptedError || this.ctx.signal?.aborted === true;
     if (interrupted || err instanceof TimeoutError || (err instanceof CliError && err.exitCode === ExitCode.transient)) {
       this.ctx.log.info(`${job ? `${job}is left as it is; ` : ""}state kept in ${this.store.file}; ${this.resumeHint}`);
-    } else if (err instanceof ApiError && err.storage?.code === "ExpiredToken") {
-      this.ctx.log.info(`${job}cannot be used any more: its signed URL expired; state kept in ${this.store.file}; run the command again with --no-resume to start a new job for these IDs`);
+    } else if (err instanceof ApiError && err.storage && (err.storage.code === "ExpiredToken" || /expired/i.test(err.storage.message ?? ""))) {
+      // Signed URLs are never renewed: resuming would meet the same refusal every time.
+      this.ctx.log.info(`${job || "the job "}cannot be used any more: its signed URL expired; state kept in ${this.store.file}; run the command again with --no-resume to start a new job for these IDs`);
     } else if (err instanceof CliError && err.exitCode === ExitCode.jobFailed) {
       this.ctx.log.info(`state kept in ${this.store.file}; running the same command again starts a new job for these IDs`);
     }
