@@ -411,7 +411,7 @@ class AllRun {
           );
         }
         if (!expired || this.replacedExpired) throw err;
-        // The only remedy for an expired upload URL is a new job (API-FACTS §3.1); do it once.
+        // An upload URL is never renewed, so the only remedy is a new job; do it once.
         this.replacedExpired = true;
         this.ctx.log.warn(`the upload URL of job ${job.id} expired before the upload; replacing it with a new job`);
         await this.api.cancelJob(job.id, this.ctx.signal).catch((e: unknown) => {
