@@ -95,15 +95,26 @@ export class ComplianceApi {
   }
 
   async listJobs(type: JobType, status?: string, signal?: AbortSignal): Promise<Job[]> {
+    return (await this.listJobsDated(type, status, signal)).jobs;
+  }
+
+  /**
+   * The job list with the API's clock reading: the answer's `Date` header (ms), and when it was
+   * received here, so a caller can compare `created_at` with its own moments despite clock skew.
+   */
+  async listJobsDated(type: JobType, status?: string, signal?: AbortSignal): Promise<{ jobs: Job[]; apiDate?: number; receivedAt: number }> {
     const what = `list ${type} jobs`;
-    const { body } = await this.http.json({
+    const { response, body } = await this.http.json({
       method: "GET",
       url: this.url("/2/compliance/jobs", { type, status }),
       auth: true,
       what,
       signal,
     });
-    return parse(JobListResponseSchema, body, what, "GET /2/compliance/jobs").data ?? [];
+    const receivedAt = Date.now();
+    const date = Date.parse(response.header("date") ?? "");
+    const jobs = parse(JobListResponseSchema, body, what, "GET /2/compliance/jobs").data ?? [];
+    return { jobs, apiDate: Number.isFinite(date) ? date : undefined, receivedAt };
   }
 
   /**

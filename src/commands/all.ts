@@ -5,7 +5,8 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
 import { ApiError, NetworkError } from "../api/errors.js";
-import type { Job, JobType } from "../api/schemas.js";
+import { DEFAULT_RETRY } from "../api/http.js";
+import { type Job, type JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
@@ -14,7 +15,7 @@ import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/re
 import type { PreparedIds } from "../io/ids.js";
 import { summaryFrom, summaryText } from "../output/render.js";
 import { waitForJob } from "../poll.js";
-import { runKey, StateStore, type PartState, type RunState } from "../state.js";
+import { dropStaleResultsLock, runKey, StateStore, type PartState, type RunState } from "../state.js";
 import { checkName } from "./create.js";
 import { fetchResults } from "./download.js";
 import { checkResultsPath, displayPath, idsFileFrom, newestFirst, openInPlace, refuseSameFile, resultsFileFrom } from "./shared.js";
@@ -54,6 +55,7 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
   }
   const ids = await validateIds(idsArg, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
   let releaseLock: (() => Promise<void>) | undefined;
+  let releaseResults: (() => Promise<void>) | undefined;
   try {
     // The default name tells runs apart by content and split, so one never adopts another's job.
     const name = opts.name ?? `compliant-${ids.sha256.slice(0, 12)}${opts.maxIdsPerJob ? `-m${opts.maxIdsPerJob}` : ""}`;
@@ -61,6 +63,8 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
     const api = await ctx.api();
     const store = new StateStore(resolveStateDir(opts.stateDir, ctx.env), runKey(api.apiUrl, opts.type, name, ids.sha256, opts.maxIdsPerJob));
     releaseLock = await store.lock(`${opts.type} job ${JSON.stringify(name)} on ${ids.source}`);
+    // Another run (another type, other IDs) given the same results file would overwrite this one's.
+    if (target !== "-") releaseResults = await store.lockResults(target, displayPath(ctx.cwd, target), `compliant all --type ${opts.type} on ${ids.source}`);
     const state = await loadOrStart(store, opts, ctx, { name, ids, target });
     const runner = new AllRun(api, ctx, opts, store, state, ids, target);
     const stats = await runner.go();
@@ -76,6 +80,7 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
     else if (opts.json) ctx.stderr.write(`${JSON.stringify(summary)}\n`);
     else if (!ctx.flags.quiet) ctx.stderr.write(summaryText(summary));
   } finally {
+    await releaseResults?.();
     await releaseLock?.();
     await ids.cleanup();
   }
@@ -88,13 +93,35 @@ async function loadOrStart(
   run: { name: string; ids: PreparedIds; target: string },
 ): Promise<RunState> {
   const saved = opts.resume === false ? undefined : await store.load();
-  if (saved && saved.resultsFile === run.target && saved.parts.length === run.ids.parts.length) {
+  if (saved) {
+    // The key is a digest of these; a record that disagrees was altered or is another run's.
+    if (saved.type !== opts.type || saved.name !== run.name || saved.idsSha256 !== run.ids.sha256) {
+      throw store.damaged("it was written for another type, name or ID file");
+    }
+    if (saved.parts.length !== run.ids.parts.length || saved.parts.some((p, i) => p.ids !== run.ids.parts[i]!.ids)) {
+      throw store.damaged(`it splits the IDs into ${saved.parts.length} job(s) of other sizes than this run's ${run.ids.parts.length}`);
+    }
+    if (saved.resultsFile !== run.target) {
+      // The saved job belongs to these IDs, not to a path: resume it and write where this run is
+      // told to. What the earlier run downloaded went to its own file, so it is fetched again.
+      saved.parts = saved.parts.map((p) => ({
+        index: p.index,
+        ids: p.ids,
+        stage: p.stage === "downloaded" ? "complete" : p.stage,
+        ...(p.jobId !== undefined ? { jobId: p.jobId } : {}),
+        ...(p.session !== undefined ? { session: p.session } : {}),
+        ...(p.createAttempt !== undefined ? { createAttempt: p.createAttempt } : {}),
+      }));
+      ctx.log.info(`the earlier run of these IDs wrote to ${displayPath(ctx.cwd, saved.resultsFile)}; this run resumes its job and writes to ${displayPath(ctx.cwd, run.target)} instead`);
+      if (saved.resultsFile !== "-") await dropStaleResultsLock(store, saved.resultsFile);
+      saved.resultsFile = run.target;
+      await store.save(saved);
+    }
     const jobs = saved.parts.filter((p) => p.jobId).map((p) => `${p.jobId} (${p.stage})`);
     // A run that stopped before creating anything has nothing to resume worth mentioning.
     if (jobs.length) ctx.log.info(`resuming the earlier run from ${store.file}: job ${jobs.join(", ")}`);
     return saved;
   }
-  if (saved) ctx.log.warn(`ignoring saved state ${store.file}: it was for another results file or split`);
   if (opts.resume === false) await store.remove();
   const now = new Date().toISOString();
   const state: RunState = {
@@ -111,6 +138,9 @@ async function loadOrStart(
   await store.save(state);
   return state;
 }
+
+/** The longest a create request can last: every attempt with a full rate-limit wait and its socket timeouts. */
+const MAX_CREATE_REQUEST_MS = DEFAULT_RETRY.maxAttempts * (DEFAULT_RETRY.maxRateLimitWaitMs + 120_000);
 
 class AllRun {
   private readonly deadline?: number;
@@ -231,14 +261,14 @@ class AllRun {
       job = undefined;
     }
     if (!job) {
-      job = await this.createJob(label);
-      part.jobId = job.id;
-      part.stage = "created";
-      delete part.session;
-      await this.store.save(this.state);
+      job = await this.createJob(part, label);
+      await this.record(part, job);
     }
 
-    if (job.status === "created" && part.stage !== "uploaded") {
+    if (job.status === "created") {
+      // A recorded upload that the API never saw (the job still waits for its IDs) did not
+      // happen as far as the results are concerned: polling would wait for ever, so send again.
+      if (part.stage === "uploaded") this.ctx.log.warn(`job ${job.id}${label} is still waiting for its IDs although ${this.store.file} records their upload; uploading them again`);
       job = await this.upload(job, part, label);
     }
 
@@ -261,6 +291,7 @@ class AllRun {
       part.stage = "complete";
       await this.store.save(this.state);
     }
+    if (Date.parse(job.download_expires_at) <= Date.now()) throw this.downloadExpired(job);
 
     const last = part.index === this.state.parts.length - 1;
     const streamed = this.target === "-" || stream !== undefined;
@@ -329,10 +360,37 @@ class AllRun {
     }
   }
 
-  private async createJob(label: string): Promise<Job> {
+  /** Records a job as this part's, replacing any earlier one and its unfinished attempt. */
+  private async record(part: PartState, job: Job): Promise<void> {
+    part.jobId = job.id;
+    part.stage = "created";
+    delete part.session;
+    delete part.createAttempt;
+    await this.store.save(this.state);
+  }
+
+  /**
+   * Creates this part's job. There is no idempotency key, so a create whose outcome is unknown
+   * (no answer, a cut answer, an ambiguous 5xx, or a kill while it was in flight) is recorded in
+   * the state before it is sent; only a job with our name made at or after that moment, that no
+   * other run in this state folder has recorded, can be ours and is adopted. A 409 is a definite
+   * answer: this attempt made nothing, so the active job is someone else's.
+   */
+  private async createJob(part: PartState, label: string): Promise<Job> {
     const input = { type: this.opts.type, name: this.state.name, resumable: this.opts.resumable };
     for (;;) {
-      const attemptStart = Date.now();
+      if (part.createAttempt) {
+        const ours = await this.findOurs(part.createAttempt);
+        if (ours) {
+          this.ctx.log.warn(`job ${ours.id}${label} with our name was created by this run's earlier create request (sent at ${part.createAttempt}), whose answer never arrived; using it`);
+          return ours;
+        }
+      }
+      // The earlier attempt made nothing still waiting (it would have been listed just now);
+      // from here on only this attempt's outcome is unknown, though a 409 looks once more.
+      const earlier = part.createAttempt;
+      part.createAttempt = new Date().toISOString();
+      await this.store.save(this.state);
       this.ctx.log.progress(`creating a ${this.opts.type} job${label}`);
       try {
         const job = await this.api.createJob(input, this.ctx.signal);
@@ -340,19 +398,20 @@ class AllRun {
         return job;
       } catch (err) {
         if (err instanceof ApiError && err.kind === "conflict") {
-          // A run interrupted while its create request was in flight may have made the job without
-          // recording it: a job with our name, still waiting for its upload, made since this run
-          // began, is ours — adopt it rather than refuse because of it.
-          const ours = await this.findOurs(Date.parse(this.state.startedAt));
+          // The job that conflicts may be the one an earlier unanswered request made just now.
+          const ours = earlier ? await this.findOurs(earlier) : undefined;
           if (ours) {
-            this.ctx.log.warn(`job ${ours.id} with our name was created by an interrupted earlier attempt of this run; using it`);
+            this.ctx.log.warn(`job ${ours.id}${label} with our name was created by this run's earlier create request (sent at ${earlier}), whose answer never arrived; using it`);
             return ours;
           }
+          delete part.createAttempt;
+          await this.store.save(this.state);
           const active = await this.activeJob();
-          const which = active ? `job ${active.id}${active.name ? ` (${JSON.stringify(active.name)})` : ""}, ${active.status} since ${active.created_at}` : "another job";
+          const mine = active?.name === this.state.name ? ", which has this run's name but was not created by it" : "";
+          const which = active ? `job ${active.id}${active.name ? ` (${JSON.stringify(active.name)})` : ""}, ${active.status} since ${active.created_at}${mine}` : "another job";
           if (!this.opts.waitForActive) {
             throw new CliError(
-              `a ${this.opts.type} job is already active: ${which}; only one may run at a time, so wait for it (pass --wait-for-active to do that automatically) — this tool never cancels someone else's job.`,
+              `a ${this.opts.type} job is already active: ${which}; only one may run at a time, so wait for it (pass --wait-for-active to do that automatically) — this tool never cancels or uses someone else's job.`,
               ExitCode.refused,
             );
           }
@@ -371,17 +430,22 @@ class AllRun {
           continue;
         }
         // The POST may have reached the API even though we saw no answer: adopt our job rather
-        // than create a second one (there is no idempotency key). A connection cut while the
-        // answer's body was being read surfaces as a bare socket error (the HTTP layer wraps only
-        // failures before the headers), so anything that is not a CliError counts as ambiguous too.
+        // than create a second one. A connection cut while the answer's body was being read
+        // surfaces as a bare socket error (the HTTP layer wraps only failures before the
+        // headers), so anything that is not a CliError counts as ambiguous too. The attempt
+        // stays recorded, so a later run looks for its job first.
         if (this.ctx.signal?.aborted) throw err;
         const bare = !(err instanceof CliError);
         if (bare || err instanceof NetworkError || (err instanceof ApiError && err.exitCode === ExitCode.transient)) {
-          const adopted = await this.findOurs(attemptStart).catch(() => undefined);
+          const adopted = await this.findOurs(part.createAttempt).catch(() => undefined);
           if (adopted) {
             this.ctx.log.warn(`creating the job failed ambiguously, but job ${adopted.id} with our name was created just now; using it`);
             return adopted;
           }
+        } else {
+          // A definite refusal: this attempt made nothing.
+          delete part.createAttempt;
+          await this.store.save(this.state);
         }
         throw bare ? new NetworkError(`create a ${this.opts.type} job`, err, 1) : err;
       }
@@ -396,13 +460,37 @@ class AllRun {
     return [...inProgress, ...created].sort(newestFirst)[0];
   }
 
-  private async findOurs(since: number): Promise<Job | undefined> {
-    const jobs = await this.api.listJobs(this.opts.type, "created", this.ctx.signal);
-    // Allow for clock skew between this machine and the API.
+  /**
+   * A job this run's create request sent at `sentAt` can have made: still `created`, with our
+   * name, made at or after that moment by the API's clock, and recorded by no run. The API's
+   * clock is bounded from below by the listing's `Date` header (the server's time when it
+   * answered was at least that, and we received the answer later), so a local clock running
+   * ahead of the API's never hides our job and one running behind never admits an older one.
+   */
+  private async findOurs(sentAt: string): Promise<Job | undefined> {
+    const { jobs, apiDate, receivedAt } = await this.api.listJobsDated(this.opts.type, "created", this.ctx.signal);
+    // Clocks more than five minutes apart are not corrected for: our own job is then not found
+    // (the run fails and says so) rather than an older job admitted on a bogus Date.
+    const apiAhead = apiDate !== undefined ? Math.max(apiDate - receivedAt, -300_000) : 0;
+    // created_at has whole seconds.
+    const since = Math.floor((Date.parse(sentAt) + apiAhead) / 1000) * 1000;
+    const others = await this.store.jobsOfOtherRuns();
+    // Nor can it have been made long after: the request, with every rate-limit wait and retry
+    // the HTTP layer allows, is over by then (this keeps a later run on another machine with
+    // the same --name from being taken for an attempt recorded days ago).
+    const until = since + MAX_CREATE_REQUEST_MS;
     return jobs
-      .filter((j) => j.name === this.state.name && Date.parse(j.created_at) >= since - 120_000)
-      .filter((j) => !this.state.parts.some((p) => p.jobId === j.id))
+      .filter((j) => j.status === "created" && j.name === this.state.name && Date.parse(j.created_at) >= since && Date.parse(j.created_at) <= until)
+      .filter((j) => !others.has(j.id) && !this.state.parts.some((p) => p.jobId === j.id))
       .sort(newestFirst)[0];
+  }
+
+  /** Results stay downloadable about 7 days; after that only a new job can produce them. */
+  private downloadExpired(job: Job): CliError {
+    return new CliError(
+      `the results of job ${job.id} can no longer be downloaded: its download URL expired at ${job.download_expires_at} (about 7 days after the job was made); the state of this run is kept in ${this.store.file}, and running the command again with --no-resume starts a new job for these IDs.`,
+      ExitCode.refused,
+    );
   }
 
   private async upload(job: Job, part: PartState, label: string): Promise<Job> {
@@ -434,17 +522,14 @@ class AllRun {
           );
         }
         if (!expired || this.replacedExpired) throw err;
-        // The only remedy for an expired upload URL is a new job (API-FACTS §3.1); do it once.
+        // An upload URL is never renewed, so the only remedy is a new job; do it once.
         this.replacedExpired = true;
         this.ctx.log.warn(`the upload URL of job ${job.id} expired before the upload; replacing it with a new job`);
         await this.api.cancelJob(job.id, this.ctx.signal).catch((e: unknown) => {
           if (!(e instanceof CancelUnsupportedError)) this.ctx.log.warn(`could not cancel job ${job.id}: ${(e as Error).message}`);
         });
-        job = await this.createJob(label);
-        part.jobId = job.id;
-        part.stage = "created";
-        delete part.session;
-        await this.store.save(this.state);
+        job = await this.createJob(part, label);
+        await this.record(part, job);
       }
     }
   }
@@ -458,6 +543,9 @@ class AllRun {
     const interrupted = err instanceof InterruptedError || this.ctx.signal?.aborted === true;
     if (interrupted || err instanceof TimeoutError || (err instanceof CliError && err.exitCode === ExitCode.transient)) {
       this.ctx.log.info(`${job ? `${job}is left as it is; ` : ""}state kept in ${this.store.file}; ${this.resumeHint}`);
+    } else if (err instanceof ApiError && err.storage && (err.storage.code === "ExpiredToken" || /expired/i.test(err.storage.message ?? ""))) {
+      // Signed URLs are never renewed: resuming would meet the same refusal every time.
+      this.ctx.log.info(`${job || "the job "}cannot be used any more: its signed URL expired; state kept in ${this.store.file}; run the command again with --no-resume to start a new job for these IDs`);
     } else if (err instanceof CliError && err.exitCode === ExitCode.jobFailed) {
       this.ctx.log.info(`state kept in ${this.store.file}; running the same command again starts a new job for these IDs`);
     }

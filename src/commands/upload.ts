@@ -51,7 +51,7 @@ export async function validateIds(path: string, ctx: Context, opts: { dedupe?: b
   return ids;
 }
 
-/** Upload URLs live 15 minutes and are never refreshed (API-FACTS §1.4): check before sending. */
+/** Upload URLs live 15 minutes and are never refreshed: check before sending. */
 export function checkUploadable(job: Job, nowMs: number): void {
   if (job.status !== "created") {
     throw new CliError(`job ${job.id} is ${job.status}, so it no longer takes an upload; create a new job with \`compliant create --type ${job.type}\`.`, ExitCode.refused);

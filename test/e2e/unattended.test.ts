@@ -46,7 +46,7 @@ test("killed with SIGKILL after the upload: the stale lock is taken over and the
   const first = await s.run(s.args(), { when: { stderr: /uploaded \d+ IDs/, then: (child) => killOnceStalled(s, child, "SIGKILL") } });
   assert.equal(first.signal, "SIGKILL", show(first));
   const left = await ls(s.stateDir);
-  assert.equal(left.filter((f) => f.endsWith(".lock")).length, 1, `a SIGKILL leaves the lock behind: ${left.join(", ")}`);
+  assert.equal(left.filter((f) => /^[0-9a-f]{24}\.lock$/.test(f)).length, 1, `a SIGKILL leaves the run's lock behind: ${left.join(", ")}`);
 
   const second = await s.run(s.args());
   assert.equal(second.code, 0, show(second));
