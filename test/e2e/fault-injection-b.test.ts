@@ -21,7 +21,7 @@ describe(`compliant all under random kills, cut connections and stale files (sha
     it(`seed ${seed}: the results file is exact and no job is created twice`, async () => {
       const outcome = await runPlan(makePlan(seed, cfg.kinds));
       const replay = `COMPLIANT_FAULT_SEED=${seed}${kindsNote} node --test dist/test/e2e/fault-injection-a.test.js`;
-      assert.deepEqual(outcome.failures, [], explain(outcome, replay));
+      if (outcome.failures.length > 0) assert.fail(explain(outcome, replay));
     });
   }
 });

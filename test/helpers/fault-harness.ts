@@ -110,6 +110,11 @@ export interface Plan {
   otherPartialBytes?: number;
   /** The .partial is a symlink to elsewhere/victim.ndjson. */
   symlinkPartial: boolean;
+  /**
+   * What the symlink's target holds: plain text, another job's results cut after `bytes`, or
+   * another job's whole results (valid NDJSON a careless resume would append to).
+   */
+  victim: { kind: "text" | "results-cut" | "results"; bytes: number };
   /** The first attempt passes --no-resume (the re-runs are the plain command). */
   noResumeFirst: boolean;
   /** Faulty attempts; a clean final run follows unless one of them exits 0. */
@@ -197,8 +202,14 @@ export function makePlan(seed: number, kinds: Set<FaultKind> = new Set(FAULT_KIN
   const leftover = r() < 0.3 && on("leftover");
   const stale = r();
   const otherSize = expectedResultsFile(otherIds, type, flow).length;
-  const otherPartialDraw = Math.max(1, Math.floor(r() * otherSize));
+  const other = expectedResultsFile(otherIds, type, flow);
+  const cutDraw = Math.max(1, Math.floor(r() * otherSize));
+  // Half the stale partials end at a line boundary: spliced, they still parse, so only the exact
+  // comparison can tell (the worst case: exit 0 with a wrong file).
+  const atLine = r() < 0.5 && other.lastIndexOf("\n", cutDraw - 1) > 0;
+  const otherPartialDraw = atLine ? other.lastIndexOf("\n", cutDraw - 1) + 1 : cutDraw;
   const symlinkPartial = stale < 0.2 && on("symlink");
+  const victim: Plan["victim"] = { kind: pick(r, ["text", "results-cut", "results"] as const), bytes: cutDraw };
   const otherPartialBytes = !symlinkPartial && stale >= 0.2 && stale < 0.55 && on("other-partial") && otherSize > 0 ? otherPartialDraw : undefined;
   const noResumeFirst = r() < 0.3 && otherPartialBytes !== undefined;
 
@@ -215,6 +226,7 @@ export function makePlan(seed: number, kinds: Set<FaultKind> = new Set(FAULT_KIN
     leftover,
     ...(otherPartialBytes !== undefined ? { otherPartialBytes } : {}),
     symlinkPartial,
+    victim,
     noResumeFirst,
     attempts: [],
     beforeFinal: [],
@@ -277,7 +289,8 @@ export function makePlan(seed: number, kinds: Set<FaultKind> = new Set(FAULT_KIN
       const line = pick(r, ["created", "uploaded", "in_progress", "complete", "downloaded"]);
       k = { at: "stderr", line, nth: int(r, 1, parts), delayMs };
     } else {
-      k = { at: "time", delayMs: int(r, 300, 1500) };
+      // The CLI needs ~0.4 s to start; earlier kills would only test node's start-up.
+      k = { at: "time", delayMs: int(r, 450, 1500) };
     }
     return on("kill") ? k : undefined;
   };
@@ -375,8 +388,11 @@ export function firstDifference(actual: string, expected: string): string {
   return `${actual.length} bytes vs ${expected.length} expected; first difference at byte ${i}: got ${show(actual)}, expected ${show(expected)}`;
 }
 
+/** The last log lines (a success's summary table left out). */
 function tail(text: string, lines = 6): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
+  const all = text.trimEnd().split("\n");
+  const summary = all.findIndex((l) => l.startsWith("summary ("));
+  return (summary === -1 ? all : all.slice(0, summary + 1)).slice(-lines).join("\n");
 }
 
 /** The last line of stderr, if it is a sentence from the CLI (not an internal error). */
@@ -418,8 +434,9 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
     if (plan.symlinkPartial) {
       const victim = join(dir, "elsewhere", "victim.ndjson");
       await mkdir(join(dir, "elsewhere"));
-      // Valid results of another job: a tool that follows the link would happily write into it.
-      await writeFile(victim, other);
+      // A tool that follows the link reads, truncates or appends to this file.
+      const v = plan.victim;
+      await writeFile(victim, v.kind === "text" ? "precious: not results, keep me\n".repeat(20) : v.kind === "results-cut" ? other.slice(0, v.bytes) : other);
       await symlink(victim, partial);
       guarded.push(victim);
     } else if (plan.otherPartialBytes !== undefined) {
@@ -459,7 +476,9 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
           await unlink(partial);
           outcome.notes.push(`deleted the .partial (${size} bytes)`);
         } else if (m === "other-partial") {
-          await writeFile(partial, other.slice(0, Math.max(1, Math.floor(r() * other.length))));
+          const cut = Math.max(1, Math.floor(r() * other.length));
+          const line = other.lastIndexOf("\n", cut - 1) + 1;
+          await writeFile(partial, other.slice(0, r() < 0.5 && line > 0 ? line : cut));
           outcome.notes.push(`replaced the .partial (${size} bytes) with another job's bytes`);
         }
       }
@@ -489,7 +508,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
           fail(rec.result.code === 1 ? "internal-error" : "no-sentence", `${label}: exit ${rec.result.code}, stderr ends:\n${tail(rec.result.stderr)}`);
         }
       }
-      if (rec.result.code === 0 && res.content !== expected) fail("exit-0-without-results", `${label}: exit 0 but the results file is ${res.kind}`);
+      if (rec.result.code === 0 && res.kind !== "file") fail("exit-0-without-results", `${label}: exit 0 but the results file is ${res.kind}`);
     };
 
     const attempt = async (label: string, a: AttemptPlan | undefined, first: boolean): Promise<AttemptRecord> => {
@@ -565,6 +584,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
      */
     const stateFiles = async (): Promise<string[]> =>
       (await readdir(join(dir, ".state", "compliant")).catch(() => [] as string[])).filter((f) => !f.startsWith("."));
+    let refusedExisting = false;
     const finished = async (rec: AttemptRecord): Promise<boolean> => {
       if (rec.result.code === 0) return true;
       if (rec.killed) {
@@ -580,6 +600,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
         const res = await readMaybe(results);
         if (res.content === expected) {
           outcome.notes.push(`${rec.label}: refused because the exact results file already exists (an earlier attempt was killed after its rename)`);
+          refusedExisting = true;
           return true;
         }
       }
@@ -612,7 +633,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
     }
     const final = await readMaybe(results);
     const finalFailed = outcome.failures.some((f) => f.startsWith("[final-run-failed]"));
-    if (!finalFailed && final.content !== expected) {
+    if (outcome.failures.length === 0 && final.content !== expected) {
       fail("final-results-wrong", final.kind === "file" ? firstDifference(final.content!, expected) : `the results file is ${final.kind}`);
     }
     const jobs = e.jobs();
@@ -628,7 +649,8 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
     const state = await stateFiles();
     // A lock left by a SIGKILL after the run finished is expected; anything else is not.
     const lastKilled = outcome.attempts.at(-1)?.killed === true;
-    if (outcome.failures.length === 0 && state.some((f) => !(lastKilled && f.endsWith(".lock")))) fail("state-left-behind", `after success the state folder holds ${state.join(", ")}`);
+    // (After a refusal because the exact file exists, the state of the killed run stays until --force.)
+    if (outcome.failures.length === 0 && !refusedExisting && state.some((f) => !(lastKilled && f.endsWith(".lock")))) fail("state-left-behind", `after success the state folder holds ${state.join(", ")}`);
     return outcome;
   } finally {
     hook = undefined;
