@@ -201,8 +201,8 @@ export function makePlan(seed: number, kinds: Set<FaultKind> = new Set(FAULT_KIN
   const name = r() < 0.3 ? `fi-${seed}` : undefined;
   const leftover = r() < 0.3 && on("leftover");
   const stale = r();
-  const otherSize = expectedResultsFile(otherIds, type, flow).length;
   const other = expectedResultsFile(otherIds, type, flow);
+  const otherSize = other.length;
   const cutDraw = Math.max(1, Math.floor(r() * otherSize));
   // Half the stale partials end at a line boundary: spliced, they still parse, so only the exact
   // comparison can tell (the worst case: exit 0 with a wrong file).
@@ -467,7 +467,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
     const mutate = async (ms: Mutation[]): Promise<void> => {
       for (const m of ms) {
         const st = await readMaybe(partial);
-        if (st.kind !== "file") continue; // never act on the symlink (or nothing)
+        if (st.kind !== "file" && !(st.kind === "absent" && m === "other-partial")) continue; // never act on the symlink
         const size = Buffer.byteLength(st.content ?? "", "latin1");
         if (m === "truncate-partial" && size > 0) {
           await truncate(partial, Math.floor(r() * size));
@@ -479,7 +479,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
           const cut = Math.max(1, Math.floor(r() * other.length));
           const line = other.lastIndexOf("\n", cut - 1) + 1;
           await writeFile(partial, other.slice(0, r() < 0.5 && line > 0 ? line : cut));
-          outcome.notes.push(`replaced the .partial (${size} bytes) with another job's bytes`);
+          outcome.notes.push(st.kind === "absent" ? "put another job's bytes where the .partial goes" : `replaced the .partial (${size} bytes) with another job's bytes`);
         }
       }
     };
