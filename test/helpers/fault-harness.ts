@@ -4,8 +4,9 @@
 //   - a results file, whenever it exists, is either the untouched leftover or exactly the
 //     emulator's expected bytes for this run's IDs (an attempt that exits 0 must leave the latter);
 //   - no job is made twice: the emulator never holds more jobs than the run has parts (all jobs in
-//     a run's emulator are that run's; no job is failed or expired by the plan, so no replacement
-//     is ever justified);
+//     a run's emulator are that run's), plus one replacement for each job the harness itself
+//     failed ("job-failed"): the only justified second job is the one replacing a job that ended
+//     failed (upload URLs never expire within these short runs);
 //   - a non-zero exit ends with a "compliant: …" sentence that is not an internal error;
 //   - files beside the run (the ID file, an old results file, a symlinked .partial's target) are
 //     never modified;
@@ -49,6 +50,7 @@ export const FAULT_KINDS = [
   "split", // --max-ids-per-job splits the IDs into several jobs
   "resumable", // --resumable (storage resumable-upload protocol)
   "api-flow", // the API-origin flow (upload/download on the API origin)
+  "job-failed", // the emulator fails an active job while it is polled: one replacement job is allowed
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -89,6 +91,8 @@ export type Mutation = "truncate-partial" | "delete-partial" | "other-partial";
 export interface AttemptPlan {
   faults: Fault[];
   kill?: KillPlan;
+  /** Fail the job that the nth status read asks about, if it is still created or in_progress. */
+  failJobAtGet?: number;
   /** Done to the files beside the results just before this attempt starts. */
   before: Mutation[];
 }
@@ -311,7 +315,10 @@ export function makePlan(seed: number, kinds: Set<FaultKind> = new Set(FAULT_KIN
     const stallDraw = r();
     if (killed?.at === "request" && stallDraw < 0.5 && on("stall")) faults.push({ match: { route: killed.route }, times: 1, action: { type: "stall", ms: stallMs } });
     const before = i === 0 ? [] : mutations();
-    plan.attempts.push({ faults, ...(killed ? { kill: killed } : {}), before });
+    const failDraw = r();
+    const failAt = int(r, 1, parts * pollsToComplete);
+    const failJobAtGet = failDraw < 0.08 && on("job-failed") ? failAt : undefined;
+    plan.attempts.push({ faults, ...(killed ? { kill: killed } : {}), ...(failJobAtGet !== undefined ? { failJobAtGet } : {}), before });
   }
   plan.beforeFinal = mutations();
   return plan;
@@ -409,6 +416,7 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
   const fail = (cls: string, detail: string) => outcome.failures.push(`[${cls}] ${detail}`);
   const dir = await mkdtemp(join(tmpdir(), `compliant-fault-${plan.seed}-`));
   let hook: ((e: RequestLogEntry) => void) | undefined;
+  let failedJobs = 0;
   let emu: Emulator | undefined;
   try {
     emu = await startEmulator({
@@ -499,8 +507,9 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
         fail("results-not-a-file", `${label}: the results path is a ${res.kind}`);
       }
       const jobs = e.jobs();
-      if (jobs.length > parts.length) {
-        fail("job-created-twice", `${label}: ${jobs.length} jobs for ${parts.length} part(s): ${jobs.map((j) => `${j.id} ${j.status} ${j.uploadedIds} IDs`).join("; ")}`);
+      // Each job the harness failed justifies exactly one replacement.
+      if (jobs.length > parts.length + failedJobs) {
+        fail("job-created-twice", `${label}: ${jobs.length} jobs for ${parts.length} part(s) (${failedJobs} failed by the harness): ${jobs.map((j) => `${j.id} ${j.status} ${j.uploadedIds} IDs`).join("; ")}`);
       }
       if (!rec.killed && rec.result.code !== 0) {
         if (rec.result.code === null) fail("died", `${label}: ended by ${rec.result.signal} that the harness did not send`);
@@ -530,12 +539,20 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
       };
       const k = a?.kill;
       let seen = 0;
-      hook =
-        k?.at === "request"
-          ? (entry) => {
-              if (entry.route === k.route && ++seen === k.nth) later(k.delayMs, `request ${entry.route} #${k.nth} +${k.delayMs} ms`);
-            }
-          : undefined;
+      let gets = 0;
+      hook = (entry) => {
+        if (k?.at === "request" && entry.route === k.route && ++seen === k.nth) later(k.delayMs, `request ${entry.route} #${k.nth} +${k.delayMs} ms`);
+        if (a?.failJobAtGet !== undefined && entry.route === "get" && ++gets === a.failJobAtGet) {
+          // Only a job still at work can fail; the status read in flight then reports it.
+          const id = entry.path.split("/").pop() ?? "";
+          const job = e.jobs().find((j) => j.id === id);
+          if (job && (job.status === "created" || job.status === "in_progress")) {
+            e.failJob(id, "Job failed (fault injection).");
+            failedJobs++;
+            outcome.notes.push(`${label}: failed job ${id} at status read #${gets}`);
+          }
+        }
+      };
       let text = "";
       let fired = false;
       const result = await runCli(argv, {
@@ -638,10 +655,10 @@ export async function runPlan(plan: Plan): Promise<Outcome> {
     }
     const jobs = e.jobs();
     // Fewer jobs than parts only matters once the run claims success (more is caught above).
-    if (!finalFailed && jobs.length !== parts.length) {
-      fail("job-count", `${jobs.length} jobs for ${parts.length} part(s): ${jobs.map((j) => `${j.id} ${j.status} ${j.uploadedIds} IDs`).join("; ")}`);
+    if (!finalFailed && jobs.length !== parts.length + failedJobs) {
+      fail("job-count", `${jobs.length} jobs for ${parts.length} part(s) (${failedJobs} failed by the harness): ${jobs.map((j) => `${j.id} ${j.status} ${j.uploadedIds} IDs`).join("; ")}`);
     }
-    const uploads = jobs.map((j) => j.uploadedIds).sort((x, y) => x - y);
+    const uploads = jobs.filter((j) => j.status !== "failed").map((j) => j.uploadedIds).sort((x, y) => x - y);
     const wanted = parts.map((p) => p.length).sort((x, y) => x - y);
     if (outcome.failures.length === 0 && JSON.stringify(uploads) !== JSON.stringify(wanted)) {
       fail("upload-counts", `jobs hold ${uploads.join(",")} IDs, parts have ${wanted.join(",")}`);
