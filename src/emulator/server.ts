@@ -141,6 +141,11 @@ export interface EmulatorOptions {
   rateLimit?: { limit: number; windowSeconds: number };
   maxUploadBytes?: number;
   cancelSupported?: boolean;
+  /**
+   * Testing hook: called synchronously as each request arrives (after it is logged, before it is
+   * handled), so a test can act at an exact moment, e.g. kill its client mid-request.
+   */
+  onRequest?: (entry: RequestLogEntry) => void;
 }
 
 export interface Emulator {
@@ -1201,6 +1206,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const contentRange = headerString(req.headers["content-range"]);
     if (contentRange !== undefined) entry.contentRange = contentRange;
     requests.push(entry);
+    try {
+      opts.onRequest?.(entry);
+    } catch {
+      // A test hook's failure must not break the emulator.
+    }
     const ctx: Ctx = { origin, req, res, url, route, entry, t0 };
     req.on("error", () => undefined);
     res.on("error", () => undefined);
