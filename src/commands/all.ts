@@ -13,6 +13,7 @@ import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js
 import { partialPath, renameIntoPlace } from "../io/download.js";
 import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
+import { forTerminal } from "../output/escape.js";
 import { summaryFrom, summaryText } from "../output/render.js";
 import { waitForJob } from "../poll.js";
 import { dropStaleResultsLock, runKey, StateStore, type PartState, type RunState } from "../state.js";
@@ -244,7 +245,7 @@ class AllRun {
       const job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
       if (!job || job.status !== "complete" || Date.parse(job.download_expires_at) <= Date.now()) {
         throw new CliError(
-          `the earlier run already wrote the results of job ${part.jobId} (part ${part.index + 1} of ${this.state.parts.length}) to its output, and they can no longer be downloaded to write them again${job ? ` (the job is ${job.status}, download URL until ${job.download_expires_at})` : ""}, so this run cannot produce a complete result set on ${this.target === "-" ? "stdout" : this.target}; run the command with --no-resume to start over with new jobs.`,
+          `the earlier run already wrote the results of job ${part.jobId} (part ${part.index + 1} of ${this.state.parts.length}) to its output, and they can no longer be downloaded to write them again${job ? ` (the job is ${forTerminal(job.status)}, download URL until ${job.download_expires_at})` : ""}, so this run cannot produce a complete result set on ${this.target === "-" ? "stdout" : this.target}; run the command with --no-resume to start over with new jobs.`,
           ExitCode.refused,
         );
       }
@@ -257,7 +258,7 @@ class AllRun {
   private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<ResultStats> {
     let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
     if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
-      this.ctx.log.warn(`the earlier job ${job.id} ended ${job.status}${job.error ? ` (${job.error})` : ""}; starting a new job for these IDs`);
+      this.ctx.log.warn(`the earlier job ${job.id} ended ${forTerminal(job.status)}${job.error ? ` (${forTerminal(job.error)})` : ""}; starting a new job for these IDs`);
       job = undefined;
     }
     if (!job) {
@@ -281,9 +282,9 @@ class AllRun {
         timeoutLabelMs: this.opts.timeout !== undefined ? this.opts.timeout * 1000 : undefined,
         resumeHint: "compliant all … (the same command)",
         onPoll: (j, changed, next) => {
-          if (changed) this.ctx.log.info(`job ${j.id}${label} is ${j.status}`);
+          if (changed) this.ctx.log.info(`job ${j.id}${label} is ${forTerminal(j.status)}`);
           if (changed && next) this.ctx.log.progress(`waiting for job ${j.id}${label}; next check in ${Math.round(next / 1000)} s`);
-          else if (!changed) this.ctx.log.progress(`job ${j.id}${label} is still ${j.status}${next ? `; next check in ${Math.round(next / 1000)} s` : ""}`);
+          else if (!changed) this.ctx.log.progress(`job ${j.id}${label} is still ${forTerminal(j.status)}${next ? `; next check in ${Math.round(next / 1000)} s` : ""}`);
         },
         onSlowDown: (ms) => this.ctx.log.debug(`polling every ${Math.round(ms / 1000)} s to stay within the rate limit`),
       });
@@ -422,7 +423,7 @@ class AllRun {
               timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
               timeoutLabelMs: this.opts.timeout !== undefined ? this.opts.timeout * 1000 : undefined,
               signal: this.ctx.signal,
-              onPoll: (j, changed) => (changed ? this.ctx.log.info(`active job ${j.id} is ${j.status}`) : this.ctx.log.progress(`waiting for active job ${j.id}`)),
+              onPoll: (j, changed) => (changed ? this.ctx.log.info(`active job ${j.id} is ${forTerminal(j.status)}`) : this.ctx.log.progress(`waiting for active job ${j.id}`)),
             });
           } else {
             await sleep(defaultIntervalMs(this.opts.interval, this.opts.emulator), undefined, { signal: this.ctx.signal });

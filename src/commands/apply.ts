@@ -5,6 +5,7 @@ import { CliError, ExitCode, UsageError } from "../errors.js";
 import { DatasetApplier, type ApplierCounts } from "../dataset/applier.js";
 import { loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
+import { forTerminal } from "../output/escape.js";
 import {
   atomicFileSink,
   checkInputFile,
@@ -92,7 +93,7 @@ export async function run(raw: ApplyOptions, ctx: Context): Promise<void> {
   // The whole results file is read (and validated) first: memory grows with events only.
   const results = await loadResults(resultsName, resultsFull === "-" ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(resultsFull, { highWaterMark: 1 << 20 }));
   const otherList = Object.entries(results.otherActions)
-    .map(([a, n]) => `${a}: ${n}`)
+    .map(([a, n]) => `${forTerminal(a)}: ${n}`)
     .join(", ");
   if (results.events.other > 0) {
     if (opts.strict) {
@@ -105,7 +106,7 @@ export async function run(raw: ApplyOptions, ctx: Context): Promise<void> {
     ctx.log.warn(`${results.events.other} event${one ? "" : "s"} in ${resultsName} ${one ? "has an action" : "have actions"} this version does not apply (${otherList}); ${one ? "its record is" : "their records are"} left untouched.`);
   }
   if (results.stats.errors > 0) {
-    const errs = Object.entries(results.stats.byError).map(([e, n]) => `${e}: ${n}`).join(", ");
+    const errs = Object.entries(results.stats.byError).map(([e, n]) => `${forTerminal(e)}: ${n}`).join(", ");
     const one = results.stats.errors === 1;
     ctx.log.warn(`${results.stats.errors} result line${one ? " is an error record" : "s are error records"} in ${resultsName} (${errs}); ${one ? "that ID was" : "those IDs were"} not checked and nothing is done to ${one ? "it" : "them"}.`);
   }

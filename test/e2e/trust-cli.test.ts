@@ -338,6 +338,23 @@ test("result actions and reasons are shown escaped in summaries and reports; --j
   assert.deepEqual((JSON.parse(allJson.stdout) as { by_reason: Record<string, number> }).by_reason, { [HOSTILE]: 1, [`deleted${HOSTILE}`]: 1 });
 });
 
+test("apply's warnings name unknown actions and error records escaped, so a results file cannot start a line of its own", async (t) => {
+  const dir = await tempDir(t, "compliant-trust-");
+  const results = [
+    { id: "1460694452490674100", action: `quarantine${HOSTILE}`, created_at: "2021-01-01T00:00:00.000Z", reason: "deleted" },
+    { id: "1460694452490674101", error: `invalid_id${HOSTILE}` },
+  ].map((l) => JSON.stringify(l)).join("\n") + "\n";
+  await writeFile(join(dir, "r.ndjson"), results);
+  const dataset = '{"data":[{"id":"1460694452490674100","text":"a"},{"id":"1460694452490674102","text":"b"}]}\n';
+  await writeFile(join(dir, "data.jsonl"), dataset);
+  const r = await runCli(["apply", "--results", "r.ndjson", "data.jsonl", "-o", "clean.jsonl"], { cwd: dir });
+  assert.equal(r.code, 0, show(r));
+  assertInert(r.stderr, "apply's warnings");
+  assert.ok(r.stderr.includes(`quarantine${SHOWN}: 1`), r.stderr);
+  assert.ok(r.stderr.includes(`invalid_id${SHOWN}: 1`), r.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), dataset, "a record whose action is unknown is left untouched");
+});
+
 // --- 16: long lines --------------------------------------------------------------------------------
 
 test("a results line over 1 MiB stops the download before the line ends (exit 4), and report refuses it (exit 2)", async (t) => {
