@@ -4,7 +4,7 @@ import { ApiError, ApiShapeError, NetworkError, parseStorageError, problemKind, 
 import { redactUrl } from "./redact.js";
 import { backoffMs, rateLimitWaitMs, readRateLimit, shouldRetry, type FailureKind, type RateLimitState } from "./retry.js";
 import { ProblemSchema, type Problem } from "./schemas.js";
-import { deadline, MAX_TIMER_MS, sleep } from "./timers.js";
+import { deadline, MAX_TIMER_MS, sleep, type Deadline } from "./timers.js";
 
 export { redactUrl } from "./redact.js";
 
@@ -191,6 +191,9 @@ export class Http {
       this.opts.debug?.(`--> ${method} ${shown}`);
       // Every attempt of a bounded request has one clock for connecting, headers and body.
       const clock = deadline(req.transfer ? MAX_TIMER_MS : this.totalMs, signal, () => new DeadlineError(this.totalMs));
+      // The clock for the answer's body: a transfer's answer, once its headers are in, gets a
+      // total deadline of its own like any other answer (a body may trickle under the idle timeout).
+      let answer: Deadline = clock;
       let res: Dispatcher.ResponseData;
       let text = "";
       let handedOver = false;
@@ -217,6 +220,7 @@ export class Http {
           continue;
         }
 
+        if (req.transfer) answer = deadline(this.totalMs, clock.signal, () => new DeadlineError(this.totalMs));
         const response = wrap(res);
         this.opts.debug?.(`<-- ${res.statusCode} ${method} ${shown} (${this.now() - started} ms)`);
         if (onApi) {
@@ -226,7 +230,7 @@ export class Http {
         if ((res.statusCode >= 200 && res.statusCode < 300) || req.accept?.includes(res.statusCode)) {
           if (read) {
             try {
-              text = await readJsonBody(res, clock.signal);
+              text = await readJsonBody(res, answer.signal);
             } catch (err) {
               if (signal?.aborted) throw signal.reason;
               if (err instanceof OversizedError) {
@@ -235,7 +239,7 @@ export class Http {
               // The connection broke (or the deadline passed) while the body was read: retry a GET
               // like any network error; a POST may have taken effect, so it is reported (callers
               // list jobs and adopt theirs).
-              const cause = clock.expired ? new DeadlineError(this.totalMs) : err;
+              const cause = answer.expired ? new DeadlineError(this.totalMs) : err;
               if (!shouldRetry({ attempt, maxAttempts, method, repeatable, failure: "network" })) {
                 throw new NetworkError(req.what, cause, attempt);
               }
@@ -252,15 +256,13 @@ export class Http {
             handedOver = true;
           } else {
             // A body nobody reads holds its connection (undici's advice): drain it.
-            await res.body.dump({ limit: 128 * 1024, signal: clock.signal }).catch(() => undefined);
+            await res.body.dump({ limit: 128 * 1024, signal: answer.signal }).catch(() => undefined);
           }
           return { response, text };
         }
 
-        // An error body is read only up to its cap and within the deadline (a fresh one for a
-        // transfer, whose own clock is not running).
-        const errorClock = req.transfer ? deadline(this.totalMs, signal, () => new DeadlineError(this.totalMs)) : clock;
-        const errorBody = await readCapped(res.body, MAX_JSON_BODY, errorClock.signal).finally(() => errorClock.clear());
+        // An error body is read only up to its cap and within the deadline.
+        const errorBody = await readCapped(res.body, MAX_JSON_BODY, answer.signal);
         if (signal?.aborted) throw signal.reason;
         const storage = onApi ? undefined : parseStorageError(errorBody);
         const problem = storage ? undefined : parseProblem(errorBody);
@@ -279,6 +281,7 @@ export class Http {
           attempts: attempt,
         });
         if (!retry) throw error;
+        answer.clear();
         clock.clear();
         if (resetWait !== undefined) {
           // A header-driven wait is trusted only up to one rate-limit window.
@@ -291,6 +294,7 @@ export class Http {
           await this.sleep(waitMs, signal);
         }
       } finally {
+        answer.clear();
         if (!handedOver) clock.clear();
       }
     }
@@ -322,7 +326,10 @@ function wrap(res: Dispatcher.ResponseData): HttpResponse {
   };
 }
 
-/** A success body for JSON parsing: refused before reading when its length says it is too big. */
+/**
+ * A success body for JSON parsing: refused before reading when its length says it is too big;
+ * reading stops when `signal` aborts.
+ */
 async function readJsonBody(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<string> {
   const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > MAX_JSON_BODY) {
@@ -331,13 +338,19 @@ async function readJsonBody(res: Dispatcher.ResponseData, signal: AbortSignal): 
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BODY) {
-      res.body.destroy();
-      throw new OversizedError();
+  const stop = (): void => void res.body.destroy(signal.reason as Error);
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_JSON_BODY) {
+        res.body.destroy();
+        throw new OversizedError();
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } finally {
+    signal.removeEventListener("abort", stop);
   }
   signal.throwIfAborted();
   return Buffer.concat(chunks).toString("utf8");
