@@ -162,13 +162,15 @@ export class Http {
     try {
       return { response, body: text ? JSON.parse(text) : {} };
     } catch {
-      throw new ApiError({
-        status: response.status,
-        method: req.method,
-        url: redactUrl(req.url, this.apiOrigin),
-        what: req.what,
-        problem: { title: "invalid JSON", detail: `the response is not JSON: ${JSON.stringify(text.slice(0, 80))}` },
-      });
+      throw this.unechoed(
+        new ApiError({
+          status: response.status,
+          method: req.method,
+          url: redactUrl(req.url, this.apiOrigin),
+          what: req.what,
+          problem: { title: "invalid JSON", detail: `the response is not JSON: ${JSON.stringify(text.slice(0, 80))}` },
+        }),
+      );
     }
   }
 
@@ -269,7 +271,7 @@ export class Http {
         const problemType = problemKind(problem?.type);
         const retry = shouldRetry({ attempt, maxAttempts, method, repeatable, failure: "status", status: res.statusCode, problemType });
         const resetWait = res.statusCode === 429 ? rateLimitWaitMs(res.headers, this.now()) : undefined;
-        const error = new ApiError({
+        const error = this.unechoed(new ApiError({
           status: res.statusCode,
           method,
           url: shown,
@@ -279,7 +281,7 @@ export class Http {
           redirect: res.statusCode >= 300 && res.statusCode < 400 ? this.redirectTarget(req.url, response.header("location"), onApi) : undefined,
           resetAt: resetWait !== undefined ? this.now() + resetWait : undefined,
           attempts: attempt,
-        });
+        }));
         if (!retry) throw error;
         answer.clear();
         clock.clear();
@@ -298,6 +300,16 @@ export class Http {
         if (!handedOver) clock.clear();
       }
     }
+  }
+
+  /**
+   * An error whose message quotes the server (problem text, a Location, a body that is not JSON)
+   * with the token removed: a server may echo the Authorization header back. Only the message is
+   * changed; the fields the client acts on stay as the server sent them.
+   */
+  private unechoed(error: ApiError): ApiError {
+    error.message = scrub(error.message, this.opts.token);
+    return error;
   }
 
   /** Where a 3xx points (redacted), and for an API request the `--api-url` that would reach it. */
@@ -442,7 +454,7 @@ export function endpointKey(method: string, url: string): string {
   return `${method} ${path}`;
 }
 
-/** Removes any occurrence of `secret` from `text` (belt and braces for debug output). */
+/** Removes any occurrence of `secret` from `text` (a server may echo the token in its answers). */
 export function scrub(text: string, secret: string | undefined): string {
   return secret ? text.split(secret).join("[REDACTED]") : text;
 }

@@ -140,3 +140,14 @@ test("with -v, a server echoing the token in its answers never gets it onto stde
   assert.match(r.stderr, /the token \[REDACTED\] is echoed/);
   assert.ok(!r.stderr.includes(TOKEN) && !r.stdout.includes(TOKEN), r.stderr);
 });
+
+test("removing an echoed token never alters an answer the client acts on, even for a one-letter token", { timeout: 30_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const server = await hostileServer(t, (_req, res) => sendJson(res, 200, { data: jobJson({ status: "complete", name: "tttt" }) }));
+  const r = await runCli(["--json", "status", JOB_ID], { cwd: dir, env: { X_API_BASE_URL: server.origin, X_BEARER_TOKEN: "t" } });
+  assert.equal(r.code, 0, r.stderr);
+  const shown = JSON.parse(r.stdout) as { id?: string; name?: string; data?: { id?: string; name?: string } };
+  const job = shown.data ?? shown;
+  assert.equal(job.id, JOB_ID);
+  assert.equal(job.name, "tttt");
+});
