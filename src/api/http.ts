@@ -296,7 +296,8 @@ export class Http {
           await this.sleep(waitMs, signal);
         }
       } finally {
-        answer.clear();
+        // A handed-over body keeps its clock's signal (it still follows the parent's).
+        if (answer !== clock) answer.clear();
         if (!handedOver) clock.clear();
       }
     }

@@ -151,3 +151,24 @@ test("removing an echoed token never alters an answer the client acts on, even f
   assert.equal(job.id, JOB_ID);
   assert.equal(job.name, "tttt");
 });
+
+// ---------------------------------------------------------------------------------------------
+// A streamed body keeps following the run's signal after its request returns
+
+test("SIGTERM during a download whose body never ends stops the run at once with exit 143", { timeout: 30_000 }, async (t) => {
+  const dir = await tempDir(t);
+  let seen!: () => void;
+  const downloading = new Promise<void>((r) => (seen = r));
+  const server = await hostileServer(t, (req, res) => {
+    if (!req.url?.startsWith("/download/")) return sendJson(res, 200, { data: jobJson({ status: "complete" }, server.origin) });
+    seen();
+    endlessBody(res, 200, { "content-type": "application/x-ndjson" });
+  });
+  const r = await runCli(["download", JOB_ID, "out.ndjson"], {
+    cwd: dir,
+    env: { X_API_BASE_URL: server.origin, X_BEARER_TOKEN: TOKEN },
+    onSpawn: (child) => void downloading.then(() => setTimeout(() => child.kill("SIGTERM"), 200)),
+  });
+  assert.equal(r.code, 143, r.stderr);
+  assert.match(r.stderr, /compliant: interrupted by SIGTERM/);
+});
