@@ -95,9 +95,9 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_E
  * The most read of any API JSON body, success or problem: a job is under 2 KiB and a job list
  * holds at most a few dozen jobs, so anything larger is not an answer this client can use.
  */
-export const MAX_JSON_BODY = 1024 * 1024;
+const MAX_JSON_BODY = 1024 * 1024;
 /** The default total deadline of one request (connect, headers and a JSON or error body). */
-export const DEFAULT_TOTAL_MS = 120_000;
+const DEFAULT_TOTAL_MS = 120_000;
 
 /** The total deadline ran out while the server was still answering. */
 class DeadlineError extends Error {
