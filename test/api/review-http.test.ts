@@ -9,7 +9,7 @@ import { ComplianceApi } from "../../src/api/client.js";
 import { ApiError } from "../../src/api/errors.js";
 import type { HttpOptions } from "../../src/api/http.js";
 import type { Job } from "../../src/api/schemas.js";
-import { ExitCode } from "../../src/errors.js";
+import { CliError, ExitCode } from "../../src/errors.js";
 import { runCli, tempDir } from "../helpers/cli.js";
 import { hostileServer, jobJson, sendJson } from "../helpers/hostile-http.js";
 import { endlessBody, tokenOf } from "../helpers/hostile-review.js";
@@ -103,6 +103,31 @@ for (const resumable of [false, true]) {
     const job = jobJson({ status: "created", resumable, upload_url: `${storage.origin}/upload?upload_id=x` }, storage.origin) as unknown as Job;
     await api.uploadIds(job, { path, start: 0, end: bytes.length });
     assert.equal(storage.requests.filter((r) => r.method === "PUT").length, 1);
+  });
+}
+
+for (const location of ["file:///etc/passwd", "ftp://127.0.0.1/session?upload_id=s3cret"]) {
+  test(`a resumable session Location ${location.split(":")[0]}: is an unusable answer (exit 4), never recorded or retried`, async (t) => {
+    const storage = await hostileServer(t, (req, res) => {
+      if (req.method === "POST") {
+        res.writeHead(201, { location });
+        return void res.end();
+      }
+      res.writeHead(200).end();
+    });
+    const { api } = clientFor(t, "http://127.0.0.1:1");
+    const dir = await tempDir(t);
+    const path = join(dir, "ids.txt");
+    await writeFile(path, "1160404233650352001\n");
+    const job = jobJson({ status: "created", resumable: true, upload_url: `${storage.origin}/upload?upload_id=x` }, storage.origin) as unknown as Job;
+    const sessions: string[] = [];
+    const err = await rejection(api.uploadIds(job, { path, start: 0, end: 20 }, { onSession: (s) => sessions.push(s) }));
+    assert.ok(err instanceof CliError, String(err));
+    assert.equal(err.exitCode, ExitCode.refused);
+    assert.match(err.message, /start a resumable upload for job 1460694452490674183 .*the session Location is not an http or https URL/);
+    assert.ok(!err.message.includes("s3cret"), err.message);
+    assert.deepEqual(sessions, [], "an unusable session is not saved for a later run to resume");
+    assert.equal(storage.requests.length, 1);
   });
 }
 
