@@ -271,17 +271,19 @@ export class Http {
         const problemType = problemKind(problem?.type);
         const retry = shouldRetry({ attempt, maxAttempts, method, repeatable, failure: "status", status: res.statusCode, problemType });
         const resetWait = res.statusCode === 429 ? rateLimitWaitMs(res.headers, this.now()) : undefined;
-        const error = this.unechoed(new ApiError({
-          status: res.statusCode,
-          method,
-          url: shown,
-          what: req.what,
-          problem,
-          storage,
-          redirect: res.statusCode >= 300 && res.statusCode < 400 ? this.redirectTarget(req.url, response.header("location"), onApi) : undefined,
-          resetAt: resetWait !== undefined ? this.now() + resetWait : undefined,
-          attempts: attempt,
-        }));
+        const error = this.unechoed(
+          new ApiError({
+            status: res.statusCode,
+            method,
+            url: shown,
+            what: req.what,
+            problem,
+            storage,
+            redirect: res.statusCode >= 300 && res.statusCode < 400 ? this.redirectTarget(req.url, response.header("location"), onApi) : undefined,
+            resetAt: resetWait !== undefined ? this.now() + resetWait : undefined,
+            attempts: attempt,
+          }),
+        );
         if (!retry) throw error;
         answer.clear();
         clock.clear();
