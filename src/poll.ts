@@ -1,4 +1,5 @@
 import type { ComplianceApi } from "./api/client.js";
+import { utcSeconds } from "./api/errors.js";
 import { pollDelayMs } from "./api/retry.js";
 import { TERMINAL_STATUSES, type Job } from "./api/schemas.js";
 import { deadline as clockFor, sleep as sleepFor } from "./api/timers.js";
@@ -69,7 +70,7 @@ export async function waitForJob(api: ComplianceApi, id: string, opts: WaitOptio
       // Rate-limit headers are trusted for one window; a reset further away is not waited for.
       const hint = opts.resumeHint ?? `compliant status ${job.id} --wait`;
       throw new CliError(
-        `the API's rate limit allows the next status poll of job ${job.id} only after ${clock(now() + delay)}, more than ${Math.round(maxWaitMs / 60_000)} minutes away; run \`${hint}\` again later.`,
+        `the API's rate limit allows the next status poll of job ${job.id} only after ${utcSeconds(now() + delay)}, more than ${Math.round(maxWaitMs / 60_000)} minutes away; run \`${hint}\` again later.`,
         ExitCode.transient,
       );
     }
@@ -88,10 +89,6 @@ export async function waitForJob(api: ComplianceApi, id: string, opts: WaitOptio
     }
     job = await read(false);
   }
-}
-
-function clock(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
 }
 
 function timeout(id: string, job: Job | undefined, opts: WaitOptions): TimeoutError {

@@ -6,6 +6,7 @@ import { googCrc32c } from "../io/crc32c.js";
 import { TransferPacer } from "../io/memory.js";
 import { ApiError, ApiShapeError, NetworkError } from "./errors.js";
 import { Http, type HttpOptions, type HttpResponse } from "./http.js";
+import { redactUrl } from "./redact.js";
 import {
   JobListResponseSchema,
   JobResponseSchema,
@@ -180,8 +181,7 @@ export class ComplianceApi {
       });
       const location = started.header("location");
       await started.body.dump();
-      if (!location) throw new ApiShapeError(`start a resumable upload for job ${job.id}`, "no Location header");
-      session = new URL(location, job.upload_url).toString();
+      session = sessionUrl(location, job, this.http.apiOrigin);
       opts.onSession?.(session);
     }
 
@@ -323,6 +323,25 @@ export class CancelUnsupportedError extends CliError {
       ExitCode.refused,
     );
   }
+}
+
+/**
+ * The resumable session a storage `Location` names: only an http(s) URL is a place to PUT to (a
+ * `file:` or `ftp:` one would fail every attempt, and every later run that resumes it).
+ */
+function sessionUrl(location: string | undefined, job: Job, apiOrigin: string): string {
+  const what = `start a resumable upload for job ${job.id}`;
+  if (!location) throw new ApiShapeError(what, "no Location header");
+  let url: URL | undefined;
+  try {
+    url = new URL(location, job.upload_url);
+  } catch {
+    // Reported below.
+  }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    throw new ApiShapeError(what, `the session Location is not an http or https URL: ${url ? redactUrl(url.toString(), apiOrigin) : "(not a URL)"}`);
+  }
+  return url.toString();
 }
 
 /** Attempts in a row that may fail or make no progress before a resumable upload gives up. */

@@ -73,7 +73,8 @@ function exitCodeFor(status: number, kind: string | undefined, storage?: Storage
   return ExitCode.refused;
 }
 
-function clock(ms: number): string {
+/** An epoch-ms time as a person reads it in a message: `2026-12-03T09:23:20Z`. */
+export function utcSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
 }
 
@@ -126,7 +127,7 @@ function describe(init: ApiErrorInit, kind: string | undefined): string {
     return `the API refused to ${what} because the upload is too large (413${tail}); use \`compliant all\`, which splits large inputs across jobs (see --max-ids-per-job).`;
   }
   if (status === 429) {
-    const when = init.resetAt ? ` after ${clock(init.resetAt)}` : " later";
+    const when = init.resetAt ? ` after ${utcSeconds(init.resetAt)}` : " later";
     return `the API rate limit was reached when asked to ${what} (429${tail}); run again${when}.`;
   }
   if (status >= 500 || status === 408) {

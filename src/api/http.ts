@@ -4,7 +4,7 @@ import { ApiError, ApiShapeError, NetworkError, parseStorageError, problemKind, 
 import { redactUrl } from "./redact.js";
 import { backoffMs, rateLimitWaitMs, readRateLimit, shouldRetry, type FailureKind, type RateLimitState } from "./retry.js";
 import { ProblemSchema, type Problem } from "./schemas.js";
-import { deadline, MAX_TIMER_MS, sleep } from "./timers.js";
+import { deadline, MAX_TIMER_MS, sleep, type Deadline } from "./timers.js";
 
 export { redactUrl } from "./redact.js";
 
@@ -95,9 +95,9 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_E
  * The most read of any API JSON body, success or problem: a job is under 2 KiB and a job list
  * holds at most a few dozen jobs, so anything larger is not an answer this client can use.
  */
-export const MAX_JSON_BODY = 1024 * 1024;
+const MAX_JSON_BODY = 1024 * 1024;
 /** The default total deadline of one request (connect, headers and a JSON or error body). */
-export const DEFAULT_TOTAL_MS = 120_000;
+const DEFAULT_TOTAL_MS = 120_000;
 
 /** The total deadline ran out while the server was still answering. */
 class DeadlineError extends Error {
@@ -162,13 +162,15 @@ export class Http {
     try {
       return { response, body: text ? JSON.parse(text) : {} };
     } catch {
-      throw new ApiError({
-        status: response.status,
-        method: req.method,
-        url: redactUrl(req.url, this.apiOrigin),
-        what: req.what,
-        problem: { title: "invalid JSON", detail: `the response is not JSON: ${JSON.stringify(text.slice(0, 80))}` },
-      });
+      throw this.unechoed(
+        new ApiError({
+          status: response.status,
+          method: req.method,
+          url: redactUrl(req.url, this.apiOrigin),
+          what: req.what,
+          problem: { title: "invalid JSON", detail: `the response is not JSON: ${JSON.stringify(text.slice(0, 80))}` },
+        }),
+      );
     }
   }
 
@@ -191,6 +193,9 @@ export class Http {
       this.opts.debug?.(`--> ${method} ${shown}`);
       // Every attempt of a bounded request has one clock for connecting, headers and body.
       const clock = deadline(req.transfer ? MAX_TIMER_MS : this.totalMs, signal, () => new DeadlineError(this.totalMs));
+      // The clock for the answer's body: a transfer's answer, once its headers are in, gets a
+      // total deadline of its own like any other answer (a body may trickle under the idle timeout).
+      let answer: Deadline = clock;
       let res: Dispatcher.ResponseData;
       let text = "";
       let handedOver = false;
@@ -217,6 +222,7 @@ export class Http {
           continue;
         }
 
+        if (req.transfer) answer = deadline(this.totalMs, clock.signal, () => new DeadlineError(this.totalMs));
         const response = wrap(res);
         this.opts.debug?.(`<-- ${res.statusCode} ${method} ${shown} (${this.now() - started} ms)`);
         if (onApi) {
@@ -226,7 +232,7 @@ export class Http {
         if ((res.statusCode >= 200 && res.statusCode < 300) || req.accept?.includes(res.statusCode)) {
           if (read) {
             try {
-              text = await readJsonBody(res, clock.signal);
+              text = await readJsonBody(res, answer.signal);
             } catch (err) {
               if (signal?.aborted) throw signal.reason;
               if (err instanceof OversizedError) {
@@ -235,7 +241,7 @@ export class Http {
               // The connection broke (or the deadline passed) while the body was read: retry a GET
               // like any network error; a POST may have taken effect, so it is reported (callers
               // list jobs and adopt theirs).
-              const cause = clock.expired ? new DeadlineError(this.totalMs) : err;
+              const cause = answer.expired ? new DeadlineError(this.totalMs) : err;
               if (!shouldRetry({ attempt, maxAttempts, method, repeatable, failure: "network" })) {
                 throw new NetworkError(req.what, cause, attempt);
               }
@@ -252,33 +258,34 @@ export class Http {
             handedOver = true;
           } else {
             // A body nobody reads holds its connection (undici's advice): drain it.
-            await res.body.dump({ limit: 128 * 1024, signal: clock.signal }).catch(() => undefined);
+            await res.body.dump({ limit: 128 * 1024, signal: answer.signal }).catch(() => undefined);
           }
           return { response, text };
         }
 
-        // An error body is read only up to its cap and within the deadline (a fresh one for a
-        // transfer, whose own clock is not running).
-        const errorClock = req.transfer ? deadline(this.totalMs, signal, () => new DeadlineError(this.totalMs)) : clock;
-        const errorBody = await readCapped(res.body, MAX_JSON_BODY, errorClock.signal).finally(() => errorClock.clear());
+        // An error body is read only up to its cap and within the deadline.
+        const errorBody = await readCapped(res.body, MAX_JSON_BODY, answer.signal);
         if (signal?.aborted) throw signal.reason;
         const storage = onApi ? undefined : parseStorageError(errorBody);
         const problem = storage ? undefined : parseProblem(errorBody);
         const problemType = problemKind(problem?.type);
         const retry = shouldRetry({ attempt, maxAttempts, method, repeatable, failure: "status", status: res.statusCode, problemType });
         const resetWait = res.statusCode === 429 ? rateLimitWaitMs(res.headers, this.now()) : undefined;
-        const error = new ApiError({
-          status: res.statusCode,
-          method,
-          url: shown,
-          what: req.what,
-          problem,
-          storage,
-          redirect: res.statusCode >= 300 && res.statusCode < 400 ? this.redirectTarget(req.url, response.header("location"), onApi) : undefined,
-          resetAt: resetWait !== undefined ? this.now() + resetWait : undefined,
-          attempts: attempt,
-        });
+        const error = this.unechoed(
+          new ApiError({
+            status: res.statusCode,
+            method,
+            url: shown,
+            what: req.what,
+            problem,
+            storage,
+            redirect: res.statusCode >= 300 && res.statusCode < 400 ? this.redirectTarget(req.url, response.header("location"), onApi) : undefined,
+            resetAt: resetWait !== undefined ? this.now() + resetWait : undefined,
+            attempts: attempt,
+          }),
+        );
         if (!retry) throw error;
+        answer.clear();
         clock.clear();
         if (resetWait !== undefined) {
           // A header-driven wait is trusted only up to one rate-limit window.
@@ -291,9 +298,21 @@ export class Http {
           await this.sleep(waitMs, signal);
         }
       } finally {
+        // A handed-over body keeps its clock's signal (it still follows the parent's).
+        if (answer !== clock) answer.clear();
         if (!handedOver) clock.clear();
       }
     }
+  }
+
+  /**
+   * An error whose message quotes the server (problem text, a Location, a body that is not JSON)
+   * with the token removed: a server may echo the Authorization header back. Only the message is
+   * changed; the fields the client acts on stay as the server sent them.
+   */
+  private unechoed(error: ApiError): ApiError {
+    error.message = scrub(error.message, this.opts.token);
+    return error;
   }
 
   /** Where a 3xx points (redacted), and for an API request the `--api-url` that would reach it. */
@@ -322,7 +341,10 @@ function wrap(res: Dispatcher.ResponseData): HttpResponse {
   };
 }
 
-/** A success body for JSON parsing: refused before reading when its length says it is too big. */
+/**
+ * A success body for JSON parsing: refused before reading when its length says it is too big;
+ * reading stops when `signal` aborts.
+ */
 async function readJsonBody(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<string> {
   const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > MAX_JSON_BODY) {
@@ -331,13 +353,19 @@ async function readJsonBody(res: Dispatcher.ResponseData, signal: AbortSignal): 
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BODY) {
-      res.body.destroy();
-      throw new OversizedError();
+  const stop = (): void => void res.body.destroy(signal.reason as Error);
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_JSON_BODY) {
+        res.body.destroy();
+        throw new OversizedError();
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } finally {
+    signal.removeEventListener("abort", stop);
   }
   signal.throwIfAborted();
   return Buffer.concat(chunks).toString("utf8");
@@ -429,7 +457,7 @@ export function endpointKey(method: string, url: string): string {
   return `${method} ${path}`;
 }
 
-/** Removes any occurrence of `secret` from `text` (belt and braces for debug output). */
+/** Removes any occurrence of `secret` from `text` (a server may echo the token in its answers). */
 export function scrub(text: string, secret: string | undefined): string {
   return secret ? text.split(secret).join("[REDACTED]") : text;
 }

@@ -59,6 +59,14 @@ function header(headers: HeaderBag, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Epoch ms from a header, when it is a time a Date can show even with slack added (within about
+ * ±137,000 years); anything else (`1e300`) is unreadable and treated as absent.
+ */
+function headerTime(ms: number): number | undefined {
+  return Number.isFinite(ms) && Math.abs(ms) <= 4.32e15 ? ms : undefined;
+}
+
 /** Reads `x-rate-limit-limit/-remaining/-reset` (reset in epoch seconds). */
 export function readRateLimit(headers: HeaderBag): RateLimitState | undefined {
   const limit = Number(header(headers, "x-rate-limit-limit"));
@@ -70,7 +78,7 @@ export function readRateLimit(headers: HeaderBag): RateLimitState | undefined {
   return {
     limit: Number.isFinite(limit) ? limit : undefined,
     remaining: Number.isFinite(remaining) ? remaining : undefined,
-    resetAt: Number.isFinite(reset) ? reset * 1000 : undefined,
+    resetAt: headerTime(reset * 1000),
   };
 }
 
@@ -79,12 +87,12 @@ export function readRateLimit(headers: HeaderBag): RateLimitState | undefined {
  * skew), else `Retry-After`, else undefined (caller falls back to backoff).
  */
 export function rateLimitWaitMs(headers: HeaderBag, nowMs: number): number | undefined {
-  const reset = Number(header(headers, "x-rate-limit-reset"));
-  if (Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - nowMs) + 1000;
+  const resetAt = headerTime(Number(header(headers, "x-rate-limit-reset")) * 1000);
+  if (resetAt !== undefined && resetAt > 0) return Math.max(0, resetAt - nowMs) + 1000;
   const retryAfter = header(headers, "retry-after");
   if (retryAfter !== undefined) {
     const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    if (headerTime(nowMs + seconds * 1000) !== undefined) return Math.max(0, seconds * 1000);
     const date = Date.parse(retryAfter);
     if (Number.isFinite(date)) return Math.max(0, date - nowMs);
   }

@@ -6,7 +6,10 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Waits `ms` milliseconds (never less, whatever its size); rejects when `signal` aborts. */
+/**
+ * Waits `ms` milliseconds (never less, however large; a non-finite `ms` waits one longest step,
+ * 24.8 days); rejects when `signal` aborts.
+ */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   let left = Number.isFinite(ms) ? Math.max(0, ms) : MAX_TIMER_MS;
   do {
