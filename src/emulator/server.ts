@@ -506,10 +506,33 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     ctx.res.writeHead(status, { ...baseHeaders(ctx), ...headers });
   };
 
-  const writeChunk = (res: ServerResponse, chunk: Buffer): Promise<void> =>
-    new Promise((resolve) => {
-      res.write(chunk, () => resolve());
+  /**
+   * Runs `work` until it ends or the client's connection closes, whichever comes first. An
+   * answer queued behind another on a pipelined connection has no socket of its own yet, and
+   * neither its writes nor a pipeline into it ever settle once that connection is gone.
+   */
+  const untilGone = async (req: IncomingMessage, work: () => Promise<unknown>, onGone: () => void): Promise<void> => {
+    const socket = req.socket;
+    let listener: (() => void) | undefined;
+    const gone = new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      listener = () => resolve();
+      socket.once("close", listener);
     });
+    try {
+      const done = await Promise.race([work().then(() => true, () => true), gone.then(() => false)]);
+      if (!done) onGone();
+    } finally {
+      if (listener) socket.removeListener("close", listener);
+    }
+  };
+
+  const writeChunk = (res: ServerResponse, chunk: Buffer): Promise<void> =>
+    untilGone(
+      res.req,
+      () => new Promise<void>((resolve) => void res.write(chunk, () => resolve())),
+      () => res.destroy(),
+    );
 
   const send = async (ctx: Ctx, status: number, headers: OutgoingHttpHeaders, body: string | Buffer = ""): Promise<void> => {
     const buf = typeof body === "string" ? Buffer.from(body) : body;
@@ -585,11 +608,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       res.socket?.destroy();
       return;
     }
-    try {
-      await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res);
-    } catch {
-      // client went away
-    }
+    const source = createReadStream(file, { start, end, highWaterMark: 1 << 20 });
+    // A pipeline error means the client went away; so does the connection closing first.
+    await untilGone(req, () => pipeline(source, res), () => {
+      source.destroy();
+      res.destroy();
+    });
   };
 
   // --- request bodies -----------------------------------------------------------------------
