@@ -44,13 +44,14 @@ test("a run whose create meets another run's fresh job with the same --name refu
   assert.equal(b.code, 4, show(b));
   assert.match(b.stderr, new RegExp(`a tweets job is already active: job ${theirs!.id} \\("nightly"\\), (created|in_progress) since .*, which has this run's name but was not created by it`));
   assert.doesNotMatch(b.stderr, /using it/);
-  assert.equal(routes(s.emu.requests, "upload").length, 0, "B uploaded nothing");
+  // (A may already have uploaded by now on a slow host: the one upload at the end, holding A's
+  // IDs, is the proof that B never uploaded.)
 
   const first = await a;
   assert.equal(first.code, 0, show(first));
   assert.equal(s.emu.jobs().length, 1);
   assert.equal(s.emu.jobs()[0]!.uploadedIds, s.ids.length, "the job holds A's IDs only");
-  assert.equal(routes(s.emu.requests, "upload").length, 1);
+  assert.equal(routes(s.emu.requests, "upload").length, 1, "one upload in all: A's, none from B");
   assert.equal(await read(s.results), s.expected());
   assert.deepEqual(await ls(join(s.dir)).then((f) => f.filter((n) => n.startsWith("b.ndjson"))), [], "B wrote no results");
 });
