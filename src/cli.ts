@@ -7,7 +7,7 @@ import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, 
 import { forTerminal } from "./output/escape.js";
 import { createLog, type Log } from "./output/log.js";
 import { terminalPolicy } from "./output/terminal.js";
-import { applyCliV8Flags } from "./v8-flags.js";
+import { applyRuntimeTuning, type ChunkHook } from "./runtime.js";
 import type { ComplianceApi } from "./api/client.js";
 import { registerDatasetCommands } from "./commands/dataset-commands.js";
 
@@ -68,6 +68,8 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Told the size of every chunk uploaded or downloaded; set only by the binary's entry (runtime.ts). */
+  onChunk?: ChunkHook;
 }
 
 export function buildProgram(io: CliIo & { state: RunState }): Command {
@@ -89,7 +91,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       stderr: io.stderr,
       log,
       signal: state.controller.signal,
-      api: () => (api ??= createApi(ctx, state, io.env)),
+      api: () => (api ??= createApi(ctx, state, io.env, io.onChunk)),
     };
     return ctx;
   };
@@ -239,7 +241,7 @@ Examples:
   return program;
 }
 
-async function createApi(ctx: Context, state: RunState, processEnv: Env): Promise<ComplianceApi> {
+async function createApi(ctx: Context, state: RunState, processEnv: Env, onChunk?: ChunkHook): Promise<ComplianceApi> {
   let apiUrl: string;
   let apiOrigin: string;
   let token: string;
@@ -273,6 +275,7 @@ async function createApi(ctx: Context, state: RunState, processEnv: Env): Promis
       ctx.log.warn(`rate-limited while trying to ${what}; waiting ${Math.ceil(waitMs / 1000)} s until ${new Date(resetAt).toISOString().replace(/\.\d+Z$/, "Z")}`),
     onRetry: ({ what, attempt, waitMs, reason }) =>
       ctx.log.warn(`could not ${what} (${reason}); retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s`),
+    ...(onChunk ? { onChunk } : {}),
   });
   state.cleanups.push(() => api.close());
   return api;
@@ -396,7 +399,8 @@ function isAbort(err: unknown): boolean {
  * importing the module does nothing.
  */
 export async function runBinary(): Promise<void> {
-  applyCliV8Flags();
+  // V8 flags and paced collections for the binary only (COMPLIANT_NO_V8_TUNING=1 switches them off).
+  const onChunk = applyRuntimeTuning(process.env);
   const state: RunState = { controller: new AbortController(), cleanups: [] };
   // If the event loop ever empties while the run is still pending (something waited for an event
   // that never came), the process must not exit 0 as if all went well.
@@ -427,6 +431,7 @@ export async function runBinary(): Promise<void> {
     stdout: process.stdout,
     stderr: process.stderr,
     state,
+    ...(onChunk ? { onChunk } : {}),
   });
   finished = true;
   process.exitCode = code;

@@ -44,7 +44,7 @@ export async function fetchResults(
   api: ComplianceApi,
   job: Job,
   ctx: Context,
-  opts: Omit<DownloadOptions, "stdout" | "signal" | "onProgress" | "onResume" | "onDiscard"> & { label?: string },
+  opts: Omit<DownloadOptions, "stdout" | "signal" | "onChunk" | "onProgress" | "onResume" | "onDiscard"> & { label?: string },
 ): Promise<DownloadStats> {
   warnIfExpiringSoon(job, ctx);
   const started = Date.now();
@@ -54,6 +54,7 @@ export async function fetchResults(
     ...opts,
     stdout: ctx.stdout,
     signal: ctx.signal,
+    ...(api.onChunk ? { onChunk: api.onChunk } : {}),
     onProgress: (bytes, total) => ctx.log.progress(() => `${label}: ${transferText(bytes, total, started, Date.now())}`),
     onResume: (offset, why) => ctx.log.warn(`${why}; resuming the download of job ${job.id} at byte ${offset.toLocaleString("en-US")}`),
     onDiscard: (why) => ctx.log.warn(why),
