@@ -14,9 +14,10 @@ import { registerDatasetCommands } from "./commands/dataset-commands.js";
 // Builds the commander program and turns every failure into one line and a documented exit code.
 // Command handlers live in commands/ and are imported lazily, so `--help` stays fast.
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-export type Handler<O> = (opts: O, ctx: Context) => Promise<void>;
+/** What a handler resolves to is ignored by the CLI (`all` returns its summary for the library). */
+export type Handler<O> = (opts: O, ctx: Context) => Promise<unknown>;
 
 interface RunState {
   controller: AbortController;
@@ -44,9 +45,9 @@ function seconds(name: string, max: number, label = "") {
 }
 
 /** Polls more than an hour apart would only delay a result; jobs finish in minutes to hours. */
-const MAX_INTERVAL_S = 3600;
+export const MAX_INTERVAL_S = 3600;
 /** Upload URLs last 15 minutes and results about 7 days: no wait needs to outlast that. */
-const MAX_TIMEOUT_S = 7 * 24 * 3600;
+export const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
 function positiveInt(name: string) {
   return (value: string): number => {
