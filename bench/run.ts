@@ -1,4 +1,4 @@
-// End-to-end benchmark of `compliant all` against the emulator (issue targets printed beside
+// End-to-end benchmark of `compliant all` against the emulator (the project's targets printed beside
 // the figures; a miss never fails the process).
 //
 //   npm run bench                               # 1M and 10M IDs (~220 MB of ID files in os.tmpdir())

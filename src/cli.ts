@@ -133,7 +133,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       "after",
       `
 Examples:
-  compliant all --emulator --type tweets --ids-file examples/tweet-ids.txt --results-file results.ndjson --force
+  seq 1000 1199 | compliant all --emulator --type tweets --ids-file - --results-file results.ndjson --force
   compliant create --type users --name nightly
   compliant upload nightly user-ids.txt
   compliant status nightly --wait
@@ -216,7 +216,7 @@ ${EXIT_CODE_HELP}
       `
 Examples:
   compliant all --type tweets --ids-file ids.txt --results-file results.ndjson
-  compliant all --emulator --type users --ids-file examples/user-ids.txt --results-file - | jq .
+  seq 1000 1099 | compliant all --emulator --type users --ids-file - --results-file - | jq .
   # crontab: every night at 03:17, resume-safe, plain timestamped log lines
   17 3 * * * cd /data && compliant all --type tweets --name nightly -i ids.txt -o results.ndjson --force >>compliant.log 2>&1
 `,

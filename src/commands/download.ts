@@ -63,7 +63,7 @@ export async function fetchResults(
   return stats;
 }
 
-/** Download URLs are fixed at creation and last 7 days from then (API-FACTS §2). */
+/** Download URLs are fixed at creation and last 7 days from then (`download_expires_at` says when; X's batch compliance docs). */
 function warnIfExpiringSoon(job: Job, ctx: Context): void {
   const left = Date.parse(job.download_expires_at) - Date.now();
   if (left < 24 * 3600_000) {

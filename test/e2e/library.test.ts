@@ -9,9 +9,10 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { test } from "node:test";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
 import { startEmulator } from "../../src/emulator/server.js";
 import { cleanEnv, ROOT, runCli, tempDir } from "../helpers/cli.js";
 
@@ -48,27 +49,51 @@ function ids(n: number, first: bigint): string {
   return Array.from({ length: n }, (_, i) => String(first + BigInt(i))).join("\n") + "\n";
 }
 
+/** Builds and packs a copy of the checkout once (so the checkout's dist/, used by tests running beside this, is untouched). */
+let packing: Promise<{ tgz: string; stderr: string }> | undefined;
+let packDir: string | undefined;
+function packOnce(): Promise<{ tgz: string; stderr: string }> {
+  return (packing ??= (async () => {
+    const dir = (packDir = await mkdtemp(join(tmpdir(), "compliant-pack-")));
+    const src = join(dir, "src");
+    await mkdir(src);
+    for (const f of ["package.json", "README.md", "LICENSE", ".env.example", "tsconfig.json", "tsconfig.build.json", "bin", "src", "examples"]) {
+      await cp(join(ROOT, f), join(src, f), { recursive: true });
+    }
+    await symlink(join(ROOT, "node_modules"), join(src, "node_modules"));
+    const build = await node([TSC, "-p", "tsconfig.build.json"], src);
+    assert.equal(build.code, 0, build.stdout + build.stderr);
+    const pack = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], src);
+    assert.equal(pack.code, 0, pack.stderr);
+    const result = (JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
+    const shipped = result.files.map((f) => f.path);
+    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "bin/compliant.js", ".env.example", "LICENSE", "README.md", "examples/tweet-ids.txt"]) {
+      assert.ok(shipped.includes(f), `the package ships ${f}`);
+    }
+    assert.ok(!shipped.some((f) => f.startsWith("dist/test") || f.startsWith("dist/bench") || f.startsWith("src/")), "only the built src/ is shipped");
+    return { tgz: join(dir, result.filename), stderr: pack.stderr };
+  })());
+}
+async function packed(): Promise<string> {
+  return (await packOnce()).tgz;
+}
+
+/** Unpacks the tarball into `pkg` as npm would, and links its dependencies from this checkout (same lock file). */
+async function unpackWithDeps(tgz: string, pkg: string, depsDir: string): Promise<void> {
+  await mkdir(pkg, { recursive: true });
+  const untar = await run("tar", ["-xzf", tgz, "-C", pkg, "--strip-components=1"], pkg);
+  assert.equal(untar.code, 0, untar.stderr);
+  await mkdir(depsDir, { recursive: true });
+  const deps = Object.keys((JSON.parse(await readFile(join(pkg, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+  for (const d of deps) await symlink(join(ROOT, "node_modules", d), join(depsDir, d));
+}
+
+before(() => packOnce());
+after(() => (packDir ? rm(packDir, { recursive: true, force: true }) : undefined));
+
 test("the README's library example runs from an installed tarball against the emulator, and TypeScript sees the types", { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t, "compliant-library-");
-  // 1. Build and pack a copy, so the checkout's dist/ (used by tests running beside this) is untouched.
-  const src = join(dir, "src");
-  await mkdir(src);
-  for (const f of ["package.json", "README.md", "LICENSE", ".env.example", "tsconfig.json", "tsconfig.build.json", "bin", "src", "examples"]) {
-    await cp(join(ROOT, f), join(src, f), { recursive: true });
-  }
-  await symlink(join(ROOT, "node_modules"), join(src, "node_modules"));
-  const build = await node([TSC, "-p", "tsconfig.build.json"], src);
-  assert.equal(build.code, 0, build.stdout + build.stderr);
-  const pack = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], src);
-  assert.equal(pack.code, 0, pack.stderr);
-  const packed = (JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
-  const shipped = packed.files.map((f) => f.path);
-  for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "bin/compliant.js", ".env.example", "LICENSE", "README.md"]) {
-    assert.ok(shipped.includes(f), `the package ships ${f}`);
-  }
-  assert.ok(!shipped.some((f) => f.startsWith("dist/test") || f.startsWith("dist/bench") || f.startsWith("src/")), "only the built src/ is shipped");
-  const tgz = join(dir, packed.filename);
-
+  const tgz = await packed();
   // 2. Install it into an empty folder.
   const app = join(dir, "app");
   await mkdir(app);
@@ -76,15 +101,9 @@ test("the README's library example runs from an installed tarball against the em
   const install = await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tgz], app, {}, 30_000);
   if (install.code !== 0) {
     t.diagnostic(`npm install --offline failed (${install.stderr.split("\n").find((l) => l.includes("ENOTCACHED") || l.includes("error")) ?? install.code}); unpacking the tarball and linking its dependencies instead`);
-    const pkg = join(app, "node_modules", "compliant");
-    await mkdir(pkg, { recursive: true });
-    const untar = await run("tar", ["-xzf", tgz, "-C", pkg, "--strip-components=1"], app);
-    assert.equal(untar.code, 0, untar.stderr);
-    const deps = Object.keys((JSON.parse(await readFile(join(pkg, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
-    for (const d of [...deps, "@types"]) await symlink(join(ROOT, "node_modules", d), join(app, "node_modules", d));
-  } else {
-    await symlink(join(ROOT, "node_modules", "@types"), join(app, "node_modules", "@types")).catch(() => undefined);
+    await unpackWithDeps(tgz, join(app, "node_modules", "compliant"), join(app, "node_modules"));
   }
+  await symlink(join(ROOT, "node_modules", "@types"), join(app, "node_modules", "@types")).catch(() => undefined);
 
   // 3. The README example, from that folder, against the emulator.
   const emu = await startEmulator({ pollsToComplete: 1 });
@@ -164,4 +183,43 @@ void job; void checked; void code;
   );
   const tsc = await node([TSC, "-p", "tsconfig.json"], app);
   assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
+});
+
+test("a globally installed compliant shows --help from any folder, and its emulator examples run with no examples/ folder beside them", { timeout: 120_000 }, async (t) => {
+  const dir = await tempDir(t, "compliant-global-");
+  const { tgz, stderr: packStderr } = await packOnce();
+  assert.doesNotMatch(packStderr, /npm warn/i, "npm pack warns about nothing");
+  const prefix = join(dir, "global");
+  const install = await run("npm", ["install", "-g", "--prefix", prefix, "--offline", "--no-audit", "--no-fund", tgz], dir, {}, 30_000);
+  if (install.code === 0) {
+    assert.doesNotMatch(install.stderr, /npm warn/i, "npm install -g warns about nothing");
+  } else {
+    // What `npm install -g` lays out: lib/node_modules/compliant with its dependencies, and bin/compliant linking to its bin.
+    t.diagnostic("npm install -g --offline cannot fetch the dependencies here; laying the package out as npm install -g does");
+    const pkg = join(prefix, "lib", "node_modules", "compliant");
+    await unpackWithDeps(tgz, pkg, join(pkg, "node_modules"));
+    await mkdir(join(prefix, "bin"), { recursive: true });
+    await chmod(join(pkg, "bin", "compliant.js"), 0o755);
+    await symlink(join("..", "lib", "node_modules", "compliant", "bin", "compliant.js"), join(prefix, "bin", "compliant"));
+  }
+  // An unrelated folder, with only the global bin and node on PATH.
+  const elsewhere = join(dir, "elsewhere");
+  await mkdir(elsewhere);
+  const PATH = [join(prefix, "bin"), dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+  const help = await run("compliant", ["--help"], elsewhere, { PATH });
+  assert.equal(help.code, 0, help.stderr);
+  const allHelp = await run("compliant", ["all", "--help"], elsewhere, { PATH });
+  assert.equal(allHelp.code, 0, allHelp.stderr);
+  const text = help.stdout + allHelp.stdout;
+  assert.doesNotMatch(text, /examples\//, "no example needs the clone's examples/ folder");
+  const runnable = text.split("\n").map((l) => l.trim()).filter((l) => l.includes("compliant all --emulator"));
+  assert.equal(runnable.length, 2, text);
+  for (const line of runnable) {
+    const r = await run("sh", ["-c", `set -e; ${line}`], elsewhere, { PATH });
+    assert.equal(r.code, 0, `${line}\n${r.stderr}`);
+  }
+  const results = await readFile(join(elsewhere, "results.ndjson"), "utf8");
+  // IDs 1000–1199: ID mod 100 < 10 needs action, so 20 result lines (the file also holds one
+  // blank line, as the real delivery files do).
+  assert.equal(results.split("\n").filter((l) => l.trim() !== "").length, 20);
 });
