@@ -14,7 +14,7 @@ import { checkToken, resolveApiUrl, type GlobalFlags } from "./config.js";
 import type { Context } from "./context.js";
 import { CliError, ExitCode, InterruptedError, systemError, UsageError } from "./errors.js";
 import { DEFAULT_MAX_BYTES_PER_JOB } from "./io/ids.js";
-import { createLog } from "./output/log.js";
+import { createLog, type Log } from "./output/log.js";
 import type { RunSummary } from "./output/render.js";
 import { terminalPolicy } from "./output/terminal.js";
 
@@ -126,6 +126,8 @@ class Session {
   private readonly token: string;
   private api?: ComplianceApi;
   readonly signal: AbortSignal;
+  /** One log for the session, so the client's retry and rate-limit warnings reach `log` too. */
+  private readonly log: Log;
 
   constructor(
     private readonly opts: ClientOptions,
@@ -137,13 +139,13 @@ class Session {
     if (opts.apiUrl !== undefined && typeof opts.apiUrl !== "string") usage(`${what}: apiUrl must be a string such as https://api.x.com.`);
     ({ apiUrl: this.apiUrl, apiOrigin: this.apiOrigin } = resolveApiUrl(opts.apiUrl, {}));
     this.signal = opts.signal ?? new AbortController().signal;
+    this.log = createLog({ policy: terminalPolicy({ quiet: opts.log === undefined }, {}, false), stderr: opts.log ?? sink() });
   }
 
   context(flags: GlobalFlags = {}): Context {
-    const quiet = this.opts.log === undefined;
+    const allFlags: GlobalFlags = { ...flags, quiet: this.opts.log === undefined };
+    const log = this.log;
     const stderr = this.opts.log ?? sink();
-    const allFlags: GlobalFlags = { ...flags, quiet };
-    const log = createLog({ policy: terminalPolicy(allFlags, {}, false), stderr });
     const signal = this.signal;
     return {
       flags: allFlags,
@@ -155,12 +157,13 @@ class Session {
       stderr,
       log,
       signal,
-      api: () => this.client(log.debug.bind(log), log.warn.bind(log)),
+      api: () => this.client(),
     };
   }
 
-  async client(debug: (m: string) => void = () => undefined, warn: (m: string) => void = () => undefined): Promise<ComplianceApi> {
+  async client(): Promise<ComplianceApi> {
     if (this.api) return this.api;
+    const log = this.log;
     // Loaded on first use, as the CLI does (zod and undici take a while).
     const { ComplianceApi } = await import("./api/client.js");
     this.api = new ComplianceApi(this.apiUrl, {
@@ -168,9 +171,9 @@ class Session {
       token: this.token,
       userAgent: `compliant/${VERSION}`,
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-      debug,
-      onRateLimit: ({ what, waitMs }) => warn(`rate-limited while trying to ${what}; waiting ${Math.ceil(waitMs / 1000)} s`),
-      onRetry: ({ what, attempt, waitMs, reason }) => warn(`could not ${what} (${reason}); retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s`),
+      debug: (m) => log.debug(m),
+      onRateLimit: ({ what, waitMs }) => log.warn(`rate-limited while trying to ${what}; waiting ${Math.ceil(waitMs / 1000)} s`),
+      onRetry: ({ what, attempt, waitMs, reason }) => log.warn(`could not ${what} (${reason}); retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s`),
     });
     return this.api;
   }
@@ -186,6 +189,8 @@ class Session {
       return await fn();
     } catch (err) {
       throw asCliError(err, this.opts.signal, resumes);
+    } finally {
+      this.log.done();
     }
   }
 }
