@@ -1,4 +1,4 @@
-// Throughput and memory of `compliant apply` (issue target: 1M result events applied to a 5M-record
+// Throughput and memory of `compliant apply` (target: 1M result events applied to a 5M-record
 // JSONL dataset of v2 Posts at ≥ 100 MB/s on one core with peak RSS ≤ 200 MB).
 //
 //   node dist/bench/apply.js [--records 5000000] [--events 1000000] [--dir /tmp/compliant-bench]

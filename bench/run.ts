@@ -1,4 +1,4 @@
-// End-to-end benchmark of `compliant all` against the emulator (issue targets printed beside
+// End-to-end benchmark of `compliant all` against the emulator (the project's targets printed beside
 // the figures; a miss never fails the process).
 //
 //   npm run bench                               # 1M and 10M IDs (~220 MB of ID files in os.tmpdir())
@@ -95,8 +95,8 @@ async function emulatorChild(): Promise<void> {
 // Child mode 2: prepareIds alone (validation throughput, same code as `all` runs first).
 
 async function validateChild(path: string): Promise<void> {
-  const { applyCliV8Flags } = await import("../src/v8-flags.js");
-  applyCliV8Flags(); // as the CLI runs
+  const { applyV8Flags } = await import("../src/runtime.js");
+  applyV8Flags(); // as the CLI runs
   const { prepareIds } = await import("../src/io/ids.js");
   const t0 = now();
   const r = await prepareIds(path, {});

@@ -7,16 +7,17 @@ import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, 
 import { forTerminal } from "./output/escape.js";
 import { createLog, type Log } from "./output/log.js";
 import { terminalPolicy } from "./output/terminal.js";
-import { applyCliV8Flags } from "./v8-flags.js";
+import { applyRuntimeTuning, type ChunkHook } from "./runtime.js";
 import type { ComplianceApi } from "./api/client.js";
 import { registerDatasetCommands } from "./commands/dataset-commands.js";
 
 // Builds the commander program and turns every failure into one line and a documented exit code.
 // Command handlers live in commands/ and are imported lazily, so `--help` stays fast.
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-export type Handler<O> = (opts: O, ctx: Context) => Promise<void>;
+/** What a handler resolves to is ignored by the CLI (`all` returns its summary for the library). */
+export type Handler<O> = (opts: O, ctx: Context) => Promise<unknown>;
 
 interface RunState {
   controller: AbortController;
@@ -44,9 +45,9 @@ function seconds(name: string, max: number, label = "") {
 }
 
 /** Polls more than an hour apart would only delay a result; jobs finish in minutes to hours. */
-const MAX_INTERVAL_S = 3600;
+export const MAX_INTERVAL_S = 3600;
 /** Upload URLs last 15 minutes and results about 7 days: no wait needs to outlast that. */
-const MAX_TIMEOUT_S = 7 * 24 * 3600;
+export const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -68,6 +69,8 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Told the size of every chunk uploaded or downloaded; set only by the binary's entry (runtime.ts). */
+  onChunk?: ChunkHook;
 }
 
 export function buildProgram(io: CliIo & { state: RunState }): Command {
@@ -89,7 +92,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       stderr: io.stderr,
       log,
       signal: state.controller.signal,
-      api: () => (api ??= createApi(ctx, state, io.env)),
+      api: () => (api ??= createApi(ctx, state, io.env, io.onChunk)),
     };
     return ctx;
   };
@@ -130,7 +133,7 @@ export function buildProgram(io: CliIo & { state: RunState }): Command {
       "after",
       `
 Examples:
-  compliant all --emulator --type tweets --ids-file examples/tweet-ids.txt --results-file results.ndjson --force
+  seq 1000 1199 | compliant all --emulator --type tweets --ids-file - --results-file results.ndjson --force
   compliant create --type users --name nightly
   compliant upload nightly user-ids.txt
   compliant status nightly --wait
@@ -213,7 +216,7 @@ ${EXIT_CODE_HELP}
       `
 Examples:
   compliant all --type tweets --ids-file ids.txt --results-file results.ndjson
-  compliant all --emulator --type users --ids-file examples/user-ids.txt --results-file - | jq .
+  seq 1000 1099 | compliant all --emulator --type users --ids-file - --results-file - | jq .
   # crontab: every night at 03:17, resume-safe, plain timestamped log lines
   17 3 * * * cd /data && compliant all --type tweets --name nightly -i ids.txt -o results.ndjson --force >>compliant.log 2>&1
 `,
@@ -239,7 +242,7 @@ Examples:
   return program;
 }
 
-async function createApi(ctx: Context, state: RunState, processEnv: Env): Promise<ComplianceApi> {
+async function createApi(ctx: Context, state: RunState, processEnv: Env, onChunk?: ChunkHook): Promise<ComplianceApi> {
   let apiUrl: string;
   let apiOrigin: string;
   let token: string;
@@ -273,6 +276,7 @@ async function createApi(ctx: Context, state: RunState, processEnv: Env): Promis
       ctx.log.warn(`rate-limited while trying to ${what}; waiting ${Math.ceil(waitMs / 1000)} s until ${new Date(resetAt).toISOString().replace(/\.\d+Z$/, "Z")}`),
     onRetry: ({ what, attempt, waitMs, reason }) =>
       ctx.log.warn(`could not ${what} (${reason}); retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s`),
+    ...(onChunk ? { onChunk } : {}),
   });
   state.cleanups.push(() => api.close());
   return api;
@@ -396,7 +400,8 @@ function isAbort(err: unknown): boolean {
  * importing the module does nothing.
  */
 export async function runBinary(): Promise<void> {
-  applyCliV8Flags();
+  // V8 flags and paced collections for the binary only (COMPLIANT_NO_V8_TUNING=1 switches them off).
+  const onChunk = applyRuntimeTuning(process.env);
   const state: RunState = { controller: new AbortController(), cleanups: [] };
   // If the event loop ever empties while the run is still pending (something waited for an event
   // that never came), the process must not exit 0 as if all went well.
@@ -427,6 +432,7 @@ export async function runBinary(): Promise<void> {
     stdout: process.stdout,
     stderr: process.stderr,
     state,
+    ...(onChunk ? { onChunk } : {}),
   });
   finished = true;
   process.exitCode = code;

@@ -155,7 +155,7 @@ export async function resolveToken(
  * tokens carry). Anything else cannot go in an Authorization header, so it is a usage error now
  * rather than a request failure later. The token itself is never shown.
  */
-function checkToken(token: string, shownAs: string): string {
+export function checkToken(token: string, shownAs: string): string {
   for (let i = 0; i < token.length; i++) {
     const c = token.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) {

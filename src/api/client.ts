@@ -3,7 +3,6 @@ import { pipeline, Transform, type Readable } from "node:stream";
 import type { z } from "zod";
 import { CliError, ExitCode } from "../errors.js";
 import { googCrc32c } from "../io/crc32c.js";
-import { TransferPacer } from "../io/memory.js";
 import { ApiError, ApiShapeError, NetworkError } from "./errors.js";
 import { Http, type HttpOptions, type HttpResponse } from "./http.js";
 import { redactUrl } from "./redact.js";
@@ -48,10 +47,14 @@ export const RESUMABLE_CHUNK = 32 * 256 * 1024;
 export class ComplianceApi {
   readonly http: Http;
   readonly apiUrl: string;
+  /** Told the size of every chunk of IDs read for an upload (the binary paces collections by it). */
+  readonly onChunk?: (bytes: number) => void;
 
-  constructor(apiUrl: string, httpOptions: HttpOptions) {
+  constructor(apiUrl: string, httpOptions: HttpOptions & { onChunk?: (bytes: number) => void }) {
     this.apiUrl = apiUrl;
-    this.http = new Http(httpOptions);
+    const { onChunk, ...rest } = httpOptions;
+    this.http = new Http(rest);
+    if (onChunk) this.onChunk = onChunk;
   }
 
   close(): Promise<void> {
@@ -155,7 +158,7 @@ export class ComplianceApi {
       // The content type is part of the URL's V4 signature and chunked encoding is refused, so
       // both are set exactly; undici would otherwise add `;charset=UTF-8`.
       headers: { "content-type": "text/plain", "content-length": String(total) },
-      body: () => readRange(source, 0, opts.onProgress),
+      body: () => readRange(source, 0, opts.onProgress, undefined, this.onChunk),
       signal: opts.signal,
     });
   }
@@ -202,7 +205,7 @@ export class ComplianceApi {
           transfer: true,
           what,
           headers: { "content-length": String(end - offset), "content-range": range },
-          body: () => readRange(source, offset, opts.onProgress, end),
+          body: () => readRange(source, offset, opts.onProgress, end, this.onChunk),
           accept: [308],
           signal: opts.signal,
           maxAttempts: 1,
@@ -369,6 +372,7 @@ function readRange(
   from: number,
   onProgress?: (sent: number, total: number) => void,
   to?: number,
+  onChunk?: (bytes: number) => void,
 ): Readable {
   const total = source.end - source.start;
   const end = to ?? total;
@@ -379,12 +383,11 @@ function readRange(
   });
   let sent = from;
   onProgress?.(sent, total);
-  const pacer = new TransferPacer();
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       sent += chunk.length;
       onProgress?.(sent, total);
-      pacer.add(chunk.length);
+      onChunk?.(chunk.length);
       cb(null, chunk);
     },
   });

@@ -14,7 +14,7 @@ import { partialPath, renameIntoPlace } from "../io/download.js";
 import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
 import { forTerminal } from "../output/escape.js";
-import { summaryFrom, summaryText } from "../output/render.js";
+import { summaryFrom, summaryText, type RunSummary } from "../output/render.js";
 import { waitForJob } from "../poll.js";
 import { dropStaleResultsLock, runKey, StateStore, type PartState, type RunState } from "../state.js";
 import { checkName } from "./create.js";
@@ -45,7 +45,7 @@ export interface AllOptions {
  * `compliant all`: validate → create → upload → poll → download → summary, for one job or for a
  * split input's sequential jobs. Every step is recorded, so the same command run again resumes.
  */
-export async function run(opts: AllOptions, ctx: Context): Promise<void> {
+export async function run(opts: AllOptions, ctx: Context): Promise<RunSummary> {
   checkName(opts.name);
   const resultsArg = resultsFileFrom(opts.resultsFile, undefined);
   const idsArg = idsFileFrom(opts.idsFile, undefined);
@@ -80,6 +80,7 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
     if (opts.json && target !== "-") ctx.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else if (opts.json) ctx.stderr.write(`${JSON.stringify(summary)}\n`);
     else if (!ctx.flags.quiet) ctx.stderr.write(summaryText(summary));
+    return summary;
   } finally {
     await releaseResults?.();
     await releaseLock?.();

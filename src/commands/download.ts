@@ -44,7 +44,7 @@ export async function fetchResults(
   api: ComplianceApi,
   job: Job,
   ctx: Context,
-  opts: Omit<DownloadOptions, "stdout" | "signal" | "onProgress" | "onResume" | "onDiscard"> & { label?: string },
+  opts: Omit<DownloadOptions, "stdout" | "signal" | "onChunk" | "onProgress" | "onResume" | "onDiscard"> & { label?: string },
 ): Promise<DownloadStats> {
   warnIfExpiringSoon(job, ctx);
   const started = Date.now();
@@ -54,6 +54,7 @@ export async function fetchResults(
     ...opts,
     stdout: ctx.stdout,
     signal: ctx.signal,
+    ...(api.onChunk ? { onChunk: api.onChunk } : {}),
     onProgress: (bytes, total) => ctx.log.progress(() => `${label}: ${transferText(bytes, total, started, Date.now())}`),
     onResume: (offset, why) => ctx.log.warn(`${why}; resuming the download of job ${job.id} at byte ${offset.toLocaleString("en-US")}`),
     onDiscard: (why) => ctx.log.warn(why),
@@ -62,7 +63,7 @@ export async function fetchResults(
   return stats;
 }
 
-/** Download URLs are fixed at creation and last 7 days from then (API-FACTS §2). */
+/** Download URLs are fixed at creation and last 7 days from then (`download_expires_at` says when; X's batch compliance docs). */
 function warnIfExpiringSoon(job: Job, ctx: Context): void {
   const left = Date.parse(job.download_expires_at) - Date.now();
   if (left < 24 * 3600_000) {

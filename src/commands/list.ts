@@ -14,7 +14,8 @@ export interface ListOptions {
 export async function run(opts: ListOptions, ctx: Context): Promise<void> {
   const api = await ctx.api();
   const types = opts.type ? [opts.type] : [...JOB_TYPES];
-  // `expired` is a job status but not an accepted filter value (API-FACTS §1.2): filter it here.
+  // `expired` is a job status but not an accepted filter value (GET /2/compliance/jobs takes
+  // status=created|in_progress|failed|complete, per X's API reference): filter it here.
   const serverStatus = opts.status === "expired" ? undefined : opts.status;
   const lists = await Promise.all(types.map((t) => api.listJobs(t, serverStatus, ctx.signal)));
   const jobs = lists

@@ -1,5 +1,6 @@
-// Canned error bodies used by the emulator. Shapes come from shared/reference/API-FACTS.md §1.6:
-// JSON problems (RFC 7807) on the API origin, GCS XML errors on the storage origin.
+// Canned error bodies used by the emulator, in the shapes the real services answer with: the X
+// API v2's JSON problems (`type` URL under https://api.twitter.com/2/problems/, `title`,
+// `detail`; RFC 7807 style) on the API origin, Google Cloud Storage XML errors on the storage origin.
 
 import { STATUS_CODES } from "node:http";
 

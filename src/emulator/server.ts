@@ -1,6 +1,8 @@
 // A local emulator of the X API v2 batch compliance endpoints plus the signed-URL storage
 // (GCS-like) they hand out. node:http only; importing this module has no side effects.
-// Behaviour follows shared/reference/API-FACTS.md and the recorded cassettes.
+// Behaviour follows X's batch compliance documentation
+// (https://developer.x.com/en/docs/x-api/compliance/batch-compliance/introduction) and real
+// recorded traffic: tweepy's and academictwitteR's test recordings, kept in test/fixtures/cassettes.
 
 import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";

@@ -6,7 +6,6 @@ import { NetworkError } from "../api/errors.js";
 import type { Job } from "../api/schemas.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import { Crc32c } from "./crc32c.js";
-import { TransferPacer } from "./memory.js";
 import { ResultParser, type LineLimit, type ResultStats } from "./results.js";
 
 /** What is in a `.partial` for one part: its first `bytes` bytes (whole lines) and their SHA-256. */
@@ -48,6 +47,8 @@ export interface DownloadOptions {
   onResume?: (offset: number, why: string) => void;
   /** Told when a `.partial` found on disk is not used. */
   onDiscard?: (why: string) => void;
+  /** Told the size of every chunk received (the binary paces collections by it). */
+  onChunk?: (bytes: number) => void;
   /** Attempts after a connection cut mid-body (each resumes with Range). */
   maxResumes?: number;
 }
@@ -129,7 +130,6 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
   let written: Checkpoint | undefined;
   let resumes = 0;
   const maxResumes = opts.maxResumes ?? 5;
-  const pacer = new TransferPacer();
   const streamErrors = out ? watchErrors(out) : undefined;
   try {
     let expectedCrc: string | undefined;
@@ -184,7 +184,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       try {
         for await (const chunk of opened.response.body) {
           const buf = chunk as Buffer;
-          pacer.add(buf.length);
+          opts.onChunk?.(buf.length);
           feed(buf);
           if (writer) await writer.add(buf, mark);
           else await writeTo(out!, buf, streamErrors!, opts.signal);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { runInNewContext } from "node:vm";
-import { collectorAvailable, TransferPacer } from "../../src/io/memory.js";
+import { collectorAvailable, TransferPacer } from "../../src/runtime.js";
 
 describe("TransferPacer", () => {
   it("can start a collection on this Node (else long transfers grow peak RSS again), and exposes gc nowhere", () => {
