@@ -6,6 +6,8 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { runCli, tempDir, type CliResult } from "../helpers/cli.js";
+import { HOSTILE_JOB_ID } from "../helpers/hostile-cli.js";
+import { heldDownloads } from "../helpers/hostile-review-trust.js";
 
 const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
@@ -24,3 +26,42 @@ test("apply refuses a --removed file that is the output's own .partial, so the o
   assert.deepEqual((await readdir(dir)).sort(), ["data.jsonl", "r.ndjson"]);
   assert.equal(await readFile(join(dir, "data.jsonl"), "utf8"), records.join(""));
 });
+
+test("download exits non-zero when another download of the same file replaced its .partial, so exit 0 never leaves half a file", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  const lines = Array.from({ length: 400 }, (_, i) => `{"id":"${10_000 + i}","action":"delete","reason":"deleted"}\n`).join("");
+  const body = Buffer.from(lines);
+  const held = await heldDownloads(t, body);
+  const env = { X_API_BASE_URL: held.server.origin, X_BEARER_TOKEN: "review-token" };
+  const a = runCli(["download", HOSTILE_JOB_ID, "same.ndjson"], { cwd: dir, env });
+  await held.started(0);
+  // The second download starts while the first is half way: it removes the first one's .partial
+  // and makes its own.
+  const b = runCli(["download", HOSTILE_JOB_ID, "same.ndjson"], { cwd: dir, env });
+  await held.started(1);
+  await waitFor(async () => (await readdir(dir)).includes("same.ndjson.partial"));
+  held.release(0);
+  const ra = await a;
+  // What the first one left when it exited, before the second one writes any more.
+  const afterA = await readFile(join(dir, "same.ndjson")).catch(() => Buffer.alloc(0));
+  held.release(1);
+  const rb = await b;
+  const afterB = await readFile(join(dir, "same.ndjson")).catch(() => Buffer.alloc(0));
+  for (const [r, results] of [[ra, afterA], [rb, afterB]] as const) {
+    if (r.code === 0) assert.ok(results.equals(body), `a download exited 0 but the file has ${results.length} of ${body.length} bytes\n${show(r)}`);
+    else assert.match(r.stderr, /another|changed|replaced|appeared/, show(r));
+  }
+  assert.equal(ra.code === 0 && rb.code === 0, false, "both cannot have written the file");
+  // The one whose .partial was taken fails; the other, left alone, delivers the whole file.
+  assert.equal(ra.code, 5, show(ra));
+  assert.equal(rb.code, 0, show(rb));
+  assert.doesNotMatch(ra.stderr + rb.stderr, /internal error|This is a bug/);
+});
+
+async function waitFor(cond: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error("condition not met");
+}
