@@ -2,7 +2,8 @@
 // reproduced with the real binary, real files and the emulator (127.0.0.1 only).
 
 import assert from "node:assert/strict";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, open, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { runCli, tempDir, type CliResult } from "../helpers/cli.js";
@@ -65,3 +66,33 @@ async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   }
   throw new Error("condition not met");
 }
+
+test("apply exits non-zero when another apply to the same output replaced its .partial, so exit 0 never leaves a half-written dataset", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  await writeFile(join(dir, "r.ndjson"), '{"id":"1000","action":"delete","reason":"deleted"}\n');
+  const head = Array.from({ length: 50 }, (_, i) => `{"id":"${2000 + i}","text":"a"}\n`).join("");
+  const tail = Array.from({ length: 50 }, (_, i) => `{"id":"${3000 + i}","text":"b"}\n`).join("");
+  for (const f of ["a.fifo", "b.fifo"]) execFileSync("mkfifo", [join(dir, f)]);
+  const partial = join(dir, "out.jsonl.partial");
+  const a = runCli(["apply", "-r", "r.ndjson", "a.fifo", "-o", "out.jsonl", "--force"], { cwd: dir });
+  const fa = await open(join(dir, "a.fifo"), "w");
+  await fa.write(head);
+  await waitFor(async () => (await lstat(partial).catch(() => undefined)) !== undefined);
+  const first = (await lstat(partial)).ino;
+  const b = runCli(["apply", "-r", "r.ndjson", "b.fifo", "-o", "out.jsonl", "--force"], { cwd: dir });
+  const fb = await open(join(dir, "b.fifo"), "w");
+  await fb.write(head);
+  await waitFor(async () => ((await lstat(partial).catch(() => undefined))?.ino ?? first) !== first);
+  await fa.write(tail);
+  await fa.close();
+  const ra = await a;
+  const afterA = await readFile(join(dir, "out.jsonl"), "utf8").catch(() => "");
+  await fb.write(tail);
+  await fb.close();
+  const rb = await b;
+  const afterB = await readFile(join(dir, "out.jsonl"), "utf8").catch(() => "");
+  assert.equal(ra.code, 5, `${show(ra)}\nout.jsonl had ${afterA.length} of ${(head + tail).length} bytes`);
+  assert.match(ra.stderr, /replaced by another process/);
+  assert.equal(rb.code, 0, show(rb));
+  assert.equal(afterB, head + tail);
+});
