@@ -3,10 +3,11 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { lstat, open, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runCli, tempDir, type CliResult } from "../helpers/cli.js";
+import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { HOSTILE_JOB_ID } from "../helpers/hostile-cli.js";
 import { heldDownloads } from "../helpers/hostile-review-trust.js";
 
@@ -95,4 +96,23 @@ test("apply exits non-zero when another apply to the same output replaced its .p
   assert.match(ra.stderr, /replaced by another process/);
   assert.equal(rb.code, 0, show(rb));
   assert.equal(afterB, head + tail);
+});
+
+test("a results device that refuses the writes (/dev/full) fails the run instead of exiting 0 with nothing written", async (t) => {
+  if (!existsSync("/dev/full")) return t.skip("no /dev/full here");
+  const dir = await tempDir(t, "compliant-review-");
+  const emu = await emulatorFor(t);
+  const ids = Array.from({ length: 30 }, (_, i) => String(5000 + i)).join("\n") + "\n";
+  await writeFile(join(dir, "ids.txt"), ids);
+  const all = await runCli(["all", "-t", "tweets", "-i", "ids.txt", "-o", "/dev/full", "--force", "--interval", "0.01"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(all.code, 5, show(all));
+  assert.match(all.stderr, /disk is full \(ENOSPC\)/);
+  assert.doesNotMatch(all.stderr, /summary|internal error/);
+  const job = emu.requests.length > 0 ? (await runCli(["list", "--json"], { cwd: dir, env: emuEnv(emu) })).stdout : "";
+  const id = /"id":\s*"(\d+)"/.exec(job)?.[1];
+  assert.ok(id, job);
+  const dl = await runCli(["download", id, "/dev/full", "--force"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(dl.code, 5, show(dl));
+  assert.match(dl.stderr, /disk is full \(ENOSPC\)/);
+  assert.doesNotMatch(dl.stderr, /need action|internal error/);
 });
