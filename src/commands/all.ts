@@ -10,7 +10,7 @@ import { type Job, type JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
-import { partialPath, renameIntoPlace } from "../io/download.js";
+import { partialPath, renameIntoPlace, type DownloadStats } from "../io/download.js";
 import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
 import { forTerminal } from "../output/escape.js";
@@ -194,6 +194,8 @@ class AllRun {
         at += part.resultBytes ?? 0;
       }
       const renamed = holder !== undefined && counted.length === parts.length;
+      // The .partial the parts were written to: only that file is renamed into place.
+      let written: DownloadStats["file"];
       for (const part of parts) {
         const label = split ? ` (part ${part.index + 1} of ${parts.length})` : "";
         let stats = counted[part.index];
@@ -203,14 +205,16 @@ class AllRun {
             delete part.resultBytes;
             delete part.resultSha256;
           }
-          stats = await this.runPart(part, label, base, sink?.stream);
+          const got = await this.runPart(part, label, base, sink?.stream);
+          written = got.file ?? written;
+          stats = got;
         }
         mergeStats(total, stats);
         base += part.resultBytes ?? 0;
       }
       if (!streamed && split && !renamed) {
         // Every part is in the .partial now; it becomes the results file in one rename.
-        await renameIntoPlace(partialPath(this.target), this.target, this.opts.force);
+        await renameIntoPlace(partialPath(this.target), this.target, this.opts.force, written);
       }
       return total;
     } catch (err) {
@@ -255,7 +259,7 @@ class AllRun {
     }
   }
 
-  private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<ResultStats> {
+  private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<DownloadStats> {
     let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
     if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
       this.ctx.log.warn(`the earlier job ${job.id} ended ${forTerminal(job.status)}${job.error ? ` (${forTerminal(job.error)})` : ""}; starting a new job for these IDs`);

@@ -55,6 +55,8 @@ export interface DownloadOptions {
 /** The counts of one download, `bytes` as written (with any `\n` added), and their SHA-256. */
 export interface DownloadStats extends ResultStats {
   sha256: string;
+  /** The `.partial` this download wrote (device and inode), so only that file is renamed into place. */
+  file?: { dev: number; ino: number };
 }
 
 export function partialPath(target: string): string {
@@ -220,16 +222,17 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       offset += 1;
     }
     const sha256 = sha.digest("hex");
+    let own: { dev: number; ino: number } | undefined;
     if (file && partial) {
       await file.sync();
-      const own = await file.stat();
+      own = await file.stat();
       await file.close();
       file = undefined;
       // Recorded before the rename, so a run stopped just before it finds a complete .partial.
       if (opts.onCheckpoint && mark.bytes > 0) await opts.onCheckpoint(mark, true);
       if (opts.finalize !== false) await renameIntoPlace(partial, opts.target, opts.force, own);
     }
-    return { ...stats, bytes: offset, sha256 };
+    return { ...stats, bytes: offset, sha256, ...(own ? { file: { dev: own.dev, ino: own.ino } } : {}) };
   } catch (err) {
     await file?.close().catch(() => undefined);
     file = undefined;

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { lstat, open, readdir, readFile, writeFile } from "node:fs/promises";
+import { lstat, open, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { HOSTILE_JOB_ID } from "../helpers/hostile-cli.js";
-import { heldDownloads } from "../helpers/hostile-review-trust.js";
+import { heldDownloads, scriptedJobs } from "../helpers/hostile-review-trust.js";
 
 const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
@@ -115,4 +115,27 @@ test("a results device that refuses the writes (/dev/full) fails the run instead
   assert.equal(dl.code, 5, show(dl));
   assert.match(dl.stderr, /disk is full \(ENOSPC\)/);
   assert.doesNotMatch(dl.stderr, /need action|internal error/);
+});
+
+test("a split all exits non-zero when another process replaced its .partial during the last part, so it never renames someone else's file into place", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  const lines = (from: number, n: number) => Buffer.from(Array.from({ length: n }, (_, i) => `{"id":"${from + i}","action":"delete","reason":"deleted"}\n`).join(""));
+  const bodies = [lines(7000, 3), lines(8000, 3)];
+  const api = await scriptedJobs(t, bodies, [1]);
+  await writeFile(join(dir, "ids.txt"), ["7000", "7001", "7002", "8000", "8001", "8002"].join("\n") + "\n");
+  const env = { X_API_BASE_URL: api.server.origin, X_BEARER_TOKEN: "review-token" };
+  const run = runCli(["all", "-t", "tweets", "-i", "ids.txt", "-o", "r.ndjson", "--max-ids-per-job", "3", "--interval", "0.01"], { cwd: dir, env });
+  await api.started(1);
+  // Someone else (another state folder, or `compliant download`) puts their own file there.
+  const partial = join(dir, "r.ndjson.partial");
+  await waitFor(async () => (await lstat(partial).catch(() => undefined)) !== undefined);
+  await unlink(partial);
+  await writeFile(partial, "{\"id\":\"1\",\"action\":\"delete\"}\n");
+  api.release(1);
+  const r = await run;
+  const results = await readFile(join(dir, "r.ndjson"), "utf8").catch(() => "");
+  if (r.code === 0) assert.equal(results, Buffer.concat(bodies).toString(), show(r));
+  assert.equal(r.code, 5, show(r));
+  assert.match(r.stderr, /replaced by another process/);
+  assert.equal(await readFile(partial, "utf8"), "{\"id\":\"1\",\"action\":\"delete\"}\n", "the other process's file is left alone");
 });
