@@ -218,6 +218,9 @@ class AllRun {
       }
       return total;
     } catch (err) {
+      // The first failure is the one to report, not a write error the closing stream repeats.
+      await sink?.close().catch(() => undefined);
+      sink = undefined;
       this.explain(err);
       throw err;
     } finally {

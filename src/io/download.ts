@@ -203,6 +203,8 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
         }
         if (opts.signal?.aborted) throw opts.signal.reason;
         if (err instanceof CliError) throw err;
+        // The output refusing the bytes (a FIFO's reader gone, a full device) is no cut connection.
+        if (streamErrors?.error !== undefined) throw streamErrors.error;
         if (++resumes > maxResumes) throw new NetworkError(`download the results of job ${job.id}`, err, resumes);
         opts.onResume?.(offset, "the connection was cut");
       }

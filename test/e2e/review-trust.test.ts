@@ -139,3 +139,24 @@ test("a split all exits non-zero when another process replaced its .partial duri
   assert.match(r.stderr, /replaced by another process/);
   assert.equal(await readFile(partial, "utf8"), "{\"id\":\"1\",\"action\":\"delete\"}\n", "the other process's file is left alone");
 });
+
+test("a results FIFO whose reader goes away stops the download with a sentence, not retries and an internal error", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  const emu = await emulatorFor(t);
+  // 20,000 IDs give ~240 KB of results, more than a pipe holds.
+  const ids = Array.from({ length: 20_000 }, (_, i) => String(900_000 + i)).join("\n") + "\n";
+  await writeFile(join(dir, "ids.txt"), ids);
+  const fifo = join(dir, "results.fifo");
+  execFileSync("mkfifo", [fifo]);
+  // A reader that takes a few bytes and leaves.
+  const reader = (async () => {
+    const fh = await open(fifo, "r");
+    await fh.read(Buffer.alloc(10), 0, 10);
+    await fh.close();
+  })();
+  const r = await runCli(["all", "-t", "tweets", "-i", "ids.txt", "-o", fifo, "--force", "--interval", "0.01"], { cwd: dir, env: emuEnv(emu) });
+  await reader;
+  assert.notEqual(r.code, 0, show(r));
+  assert.doesNotMatch(r.stderr, /internal error|This is a bug|connection was cut|check the network/, show(r));
+  assert.match(r.stderr, /EPIPE/, show(r));
+});
