@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { lstat, open, realpath, stat } from "node:fs/promises";
+import { dirname, resolve, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
 import { ApiError, NetworkError } from "../api/errors.js";
@@ -9,7 +9,7 @@ import { DEFAULT_RETRY } from "../api/http.js";
 import { type Job, type JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
-import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
+import { CliError, ExitCode, InterruptedError, TimeoutError, UsageError } from "../errors.js";
 import { partialPath, renameIntoPlace, type DownloadStats } from "../io/download.js";
 import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
@@ -54,6 +54,7 @@ export async function run(opts: AllOptions, ctx: Context): Promise<void> {
   if (idsArg !== "-" && target !== "-") {
     await refuseSameFile([{ full: target, what: "results file" }], [{ full: resolve(ctx.cwd, idsArg), what: "ID file" }]);
   }
+  if (target !== "-") await refuseInStateDir(target, resolveStateDir(opts.stateDir, ctx.env));
   const ids = await validateIds(idsArg, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
   let releaseLock: (() => Promise<void>) | undefined;
   let releaseResults: (() => Promise<void>) | undefined;
@@ -562,4 +563,20 @@ class AllRun {
 
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(() => true, () => false);
+}
+
+/**
+ * The state folder holds this tool's records, locks and temporary files under names it chooses,
+ * and removes them when a run ends: a results file there could be one of them (it would be
+ * overwritten by the record and then deleted, after a run that exits 0), so it is refused.
+ */
+async function refuseInStateDir(target: string, stateDir: string): Promise<void> {
+  const real = async (p: string) => realpath(p).catch(() => resolve(p));
+  const dir = await real(stateDir);
+  const where = await real(dirname(target));
+  if (where === dir || where.startsWith(dir.endsWith(sep) ? dir : dir + sep)) {
+    throw new UsageError(
+      `the results file ${target} is inside the state folder ${stateDir}, whose files compliant replaces and removes itself; nothing was created. Write the results elsewhere, or pass another --state-dir.`,
+    );
+  }
 }

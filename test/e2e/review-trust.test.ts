@@ -4,12 +4,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { lstat, open, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { lstat, mkdir, open, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { HOSTILE_JOB_ID } from "../helpers/hostile-cli.js";
 import { heldDownloads, scriptedJobs } from "../helpers/hostile-review-trust.js";
+import { runKey } from "../../src/state.js";
 
 const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
@@ -159,4 +161,20 @@ test("a results FIFO whose reader goes away stops the download with a sentence, 
   assert.notEqual(r.code, 0, show(r));
   assert.doesNotMatch(r.stderr, /internal error|This is a bug|connection was cut|check the network/, show(r));
   assert.match(r.stderr, /EPIPE/, show(r));
+});
+
+test("all refuses a results file inside the state folder, where its record would replace the results and then be removed", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  const emu = await emulatorFor(t);
+  const ids = Array.from({ length: 30 }, (_, i) => String(5000 + i)).join("\n") + "\n";
+  await writeFile(join(dir, "ids.txt"), ids);
+  const state = join(dir, "state");
+  await mkdir(state, { mode: 0o700 });
+  // The record's own name: runs with these IDs keep their record there.
+  const key = runKey(emu.apiUrl, "tweets", `compliant-${createHash("sha256").update(ids).digest("hex").slice(0, 12)}`, createHash("sha256").update(ids).digest("hex"), undefined);
+  const r = await runCli(["all", "-t", "tweets", "-i", "ids.txt", "-o", join(state, `${key}.json`), "--force", "--state-dir", state, "--interval", "0.01"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /inside the state folder/);
+  assert.deepEqual(await readdir(state), []);
+  assert.equal(emu.requests.filter((q) => q.method === "POST").length, 0, "no job was created");
 });
