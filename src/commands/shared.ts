@@ -72,6 +72,8 @@ export interface ResultsTarget {
 
 export async function resultsTarget(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
   if (path === "-") return { path: "-", inPlace: false };
+  // resolve() drops a trailing slash, which would turn "x/" (a folder) into the file x.
+  if (path.endsWith("/")) throw new UsageError(`the results path ${path} names a folder; give a file name such as ${path}results.ndjson.`);
   const full = resolve(cwd, path);
   const dir = dirname(full);
   try {

@@ -40,6 +40,8 @@ export async function checkOutputFile(
   what: string,
   opts: { force: boolean; inputs: Array<{ full: string; what: string }> },
 ): Promise<string> {
+  // resolve() drops a trailing slash, which would turn "x/" (a folder) into the file x.
+  if (path.endsWith("/")) throw new UsageError(`the ${what} ${path} names a folder; give a file name such as ${path}${basename(path)}.jsonl.`);
   const full = resolve(cwd, path);
   for (const input of opts.inputs) {
     if (full === input.full || (await sameFile(full, input.full))) {

@@ -178,3 +178,20 @@ test("all refuses a results file inside the state folder, where its record would
   assert.deepEqual(await readdir(state), []);
   assert.equal(emu.requests.filter((q) => q.method === "POST").length, 0, "no job was created");
 });
+
+test("an output path with a trailing slash names a folder and is refused, never written as the file without it", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  const emu = await emulatorFor(t);
+  await writeFile(join(dir, "ids.txt"), "5000\n5001\n");
+  await writeFile(join(dir, "x"), "keep\n");
+  const all = await runCli(["all", "-t", "tweets", "-i", "ids.txt", "-o", "x/", "--force", "--interval", "0.01"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(all.code, 2, show(all));
+  assert.match(all.stderr, /the results path x\/ names a folder/);
+  assert.equal(emu.requests.length, 0, "nothing was asked of the API");
+  await writeFile(join(dir, "data.jsonl"), '{"id":"5000","text":"a"}\n');
+  await writeFile(join(dir, "r.ndjson"), '{"id":"5000","action":"delete","reason":"deleted"}\n');
+  const apply = await runCli(["apply", "-r", "r.ndjson", "data.jsonl", "-o", "x/", "--force"], { cwd: dir });
+  assert.equal(apply.code, 2, show(apply));
+  assert.match(apply.stderr, /the output file x\/ names a folder/);
+  assert.equal(await readFile(join(dir, "x"), "utf8"), "keep\n");
+});
