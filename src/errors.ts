@@ -90,6 +90,7 @@ const TRANSIENT_ERRNO: Record<string, string> = {
   EBUSY: "the file is busy (EBUSY); wait for whatever holds it",
   EAGAIN: "the resource is temporarily unavailable (EAGAIN); wait a moment",
   ENOMEM: "the system is out of memory (ENOMEM); free some memory",
+  EPIPE: "the program reading it stopped reading (EPIPE); start a reader that reads to the end",
 };
 
 const USAGE_ERRNO: Record<string, string> = {

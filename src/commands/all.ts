@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { lstat, open, realpath, stat } from "node:fs/promises";
+import { dirname, resolve, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
 import { ApiError, NetworkError } from "../api/errors.js";
@@ -9,8 +9,8 @@ import { DEFAULT_RETRY } from "../api/http.js";
 import { type Job, type JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
-import { CliError, ExitCode, InterruptedError, TimeoutError } from "../errors.js";
-import { partialPath, renameIntoPlace } from "../io/download.js";
+import { CliError, ExitCode, InterruptedError, TimeoutError, UsageError } from "../errors.js";
+import { partialPath, renameIntoPlace, type DownloadStats } from "../io/download.js";
 import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import type { PreparedIds } from "../io/ids.js";
 import { forTerminal } from "../output/escape.js";
@@ -54,6 +54,7 @@ export async function run(opts: AllOptions, ctx: Context): Promise<RunSummary> {
   if (idsArg !== "-" && target !== "-") {
     await refuseSameFile([{ full: target, what: "results file" }], [{ full: resolve(ctx.cwd, idsArg), what: "ID file" }]);
   }
+  if (target !== "-") await refuseInStateDir(target, resolveStateDir(opts.stateDir, ctx.env));
   const ids = await validateIds(idsArg, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
   let releaseLock: (() => Promise<void>) | undefined;
   let releaseResults: (() => Promise<void>) | undefined;
@@ -195,6 +196,8 @@ class AllRun {
         at += part.resultBytes ?? 0;
       }
       const renamed = holder !== undefined && counted.length === parts.length;
+      // The .partial the parts were written to: only that file is renamed into place.
+      let written: DownloadStats["file"];
       for (const part of parts) {
         const label = split ? ` (part ${part.index + 1} of ${parts.length})` : "";
         let stats = counted[part.index];
@@ -204,17 +207,22 @@ class AllRun {
             delete part.resultBytes;
             delete part.resultSha256;
           }
-          stats = await this.runPart(part, label, base, sink?.stream);
+          const got = await this.runPart(part, label, base, sink?.stream);
+          written = got.file ?? written;
+          stats = got;
         }
         mergeStats(total, stats);
         base += part.resultBytes ?? 0;
       }
       if (!streamed && split && !renamed) {
         // Every part is in the .partial now; it becomes the results file in one rename.
-        await renameIntoPlace(partialPath(this.target), this.target, this.opts.force);
+        await renameIntoPlace(partialPath(this.target), this.target, this.opts.force, written);
       }
       return total;
     } catch (err) {
+      // The first failure is the one to report, not a write error the closing stream repeats.
+      await sink?.close().catch(() => undefined);
+      sink = undefined;
       this.explain(err);
       throw err;
     } finally {
@@ -256,7 +264,7 @@ class AllRun {
     }
   }
 
-  private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<ResultStats> {
+  private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<DownloadStats> {
     let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
     if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
       this.ctx.log.warn(`the earlier job ${job.id} ended ${forTerminal(job.status)}${job.error ? ` (${forTerminal(job.error)})` : ""}; starting a new job for these IDs`);
@@ -556,4 +564,20 @@ class AllRun {
 
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(() => true, () => false);
+}
+
+/**
+ * The state folder holds this tool's records, locks and temporary files under names it chooses,
+ * and removes them when a run ends: a results file there could be one of them (it would be
+ * overwritten by the record and then deleted, after a run that exits 0), so it is refused.
+ */
+async function refuseInStateDir(target: string, stateDir: string): Promise<void> {
+  const real = async (p: string) => realpath(p).catch(() => resolve(p));
+  const dir = await real(stateDir);
+  const where = await real(dirname(target));
+  if (where === dir || where.startsWith(dir.endsWith(sep) ? dir : dir + sep)) {
+    throw new UsageError(
+      `the results file ${target} is inside the state folder ${stateDir}, whose files compliant replaces and removes itself; nothing was created. Write the results elsewhere, or pass another --state-dir.`,
+    );
+  }
 }

@@ -84,7 +84,10 @@ export async function run(raw: ApplyOptions, ctx: Context): Promise<void> {
     if (opts.removed === "-") throw new UsageError("--removed needs a file path (stdout carries the dataset or the summary).");
     removedFull = await checkOutputFile(ctx.cwd, opts.removed, "removed file", {
       force: Boolean(opts.force),
-      inputs: [...inputs, ...(outFull !== "-" ? [{ full: outFull, what: "output file" }] : [])],
+      // The output is written to <output>.partial first: the removed file (or its own .partial)
+      // being that path would rename one file over the other, and the output would hold the
+      // dropped records.
+      inputs: [...inputs, ...(outFull !== "-" ? [{ full: outFull, what: "output file" }, { full: `${outFull}.partial`, what: "output's temporary file" }] : [])],
     });
   }
   const datasetName = fromStdin ? "(stdin)" : shown(ctx.cwd, datasetFull);

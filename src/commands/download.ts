@@ -30,9 +30,12 @@ export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<v
   let stats;
   try {
     stats = await fetchResults(api, job, ctx, { target, force: opts.force, stream: sink?.stream, limit });
-  } finally {
-    await sink?.close();
+  } catch (err) {
+    // The first failure is the one to report, not a write error the closing stream repeats.
+    await sink?.close().catch(() => undefined);
+    throw err;
   }
+  await sink?.close();
   if (opts.json && target !== "-") {
     ctx.stdout.write(`${JSON.stringify({ id: job.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes })}\n`);
   } else {

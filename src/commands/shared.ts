@@ -72,6 +72,8 @@ export interface ResultsTarget {
 
 export async function resultsTarget(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
   if (path === "-") return { path: "-", inPlace: false };
+  // resolve() drops a trailing slash, which would turn "x/" (a folder) into the file x.
+  if (path.endsWith("/")) throw new UsageError(`the results path ${path} names a folder; give a file name such as ${path}results.ndjson.`);
   const full = resolve(cwd, path);
   const dir = dirname(full);
   try {
@@ -116,15 +118,26 @@ export async function openInPlace(full: string): Promise<{ stream: NodeJS.Writab
     throw new UsageError(`the results path ${full} changed into ${s.isFile() ? "a regular file" : "a folder"} after it was checked; run again.`);
   }
   const stream = fh.createWriteStream();
-  stream.on("error", () => undefined);
+  // Writes complete after write() returns, so a device that refuses them (/dev/full: ENOSPC, a
+  // FIFO whose reader left: EPIPE) is known only here; close() reports it, so the run never
+  // ends 0 with the results lost.
+  let failed: unknown;
+  stream.on("error", (err) => (failed ??= err));
   return {
     stream,
-    close: () =>
-      new Promise<void>((done) => {
-        if (stream.destroyed) return done();
-        stream.end(() => done());
-        stream.once("error", () => done());
-      }),
+    close: async () => {
+      if (!stream.destroyed) {
+        await new Promise<void>((done) => {
+          stream.once("error", () => done());
+          stream.end((err?: Error | null) => {
+            if (err) failed ??= err;
+            done();
+          });
+        });
+      }
+      failed ??= stream.errored ?? undefined;
+      if (failed !== undefined) throw failed;
+    },
   };
 }
 

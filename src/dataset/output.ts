@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
-import { UsageError } from "../errors.js";
+import { CliError, ExitCode, UsageError } from "../errors.js";
 
 /** Shows a path relative to the working directory when it is inside it. */
 export function shown(cwd: string, full: string): string {
@@ -40,6 +40,8 @@ export async function checkOutputFile(
   what: string,
   opts: { force: boolean; inputs: Array<{ full: string; what: string }> },
 ): Promise<string> {
+  // resolve() drops a trailing slash, which would turn "x/" (a folder) into the file x.
+  if (path.endsWith("/")) throw new UsageError(`the ${what} ${path} names a folder; give a file name such as ${path}${basename(path)}.jsonl.`);
   const full = resolve(cwd, path);
   for (const input of opts.inputs) {
     if (full === input.full || (await sameFile(full, input.full))) {
@@ -117,7 +119,7 @@ export async function atomicFileSink(full: string): Promise<Sink> {
     });
   }
   const file = fh;
-  let closed = false;
+  let closed: boolean | "replaced" = false;
   const close = async () => {
     if (!closed) {
       closed = true;
@@ -130,16 +132,39 @@ export async function atomicFileSink(full: string): Promise<Sink> {
     },
     async commit() {
       await file.sync();
+      const own = await file.stat();
       await close();
+      // Another process writing the same output removes this one's .partial and makes its own
+      // there; renaming that would put its unfinished file in place. Only the file written here
+      // is renamed, and the output must be that file afterwards.
+      const mine = (s: { dev: number; ino: number } | undefined) => s !== undefined && s.dev === own.dev && s.ino === own.ino;
+      const replaced = () =>
+        new CliError(
+          `${partial} was replaced by another process while this run was writing it (another apply to ${full}?), so the output is not this run's; run one apply per output file, then run this one again.`,
+          ExitCode.transient,
+        );
+      if (!mine(await lstat(partial).catch(() => undefined))) {
+        closed = "replaced";
+        throw replaced();
+      }
       const now = await lstat(full).catch(() => undefined);
       if (now && !now.isFile()) {
         throw new UsageError(`${full} became ${now.isSymbolicLink() ? "a symbolic link" : "a special file"} while it was being written; it was left as it is, and the output is in ${partial}.`);
       }
-      await rename(partial, full);
+      await rename(partial, full).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+        closed = "replaced";
+        throw replaced();
+      });
+      if (!mine(await lstat(full).catch(() => undefined))) {
+        closed = "replaced";
+        throw replaced();
+      }
     },
     async abort() {
       await close().catch(() => undefined);
-      await unlink(partial).catch(() => undefined);
+      // A .partial another process put there is that process's to finish.
+      if (closed !== "replaced") await unlink(partial).catch(() => undefined);
     },
   };
 }

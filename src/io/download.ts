@@ -56,6 +56,8 @@ export interface DownloadOptions {
 /** The counts of one download, `bytes` as written (with any `\n` added), and their SHA-256. */
 export interface DownloadStats extends ResultStats {
   sha256: string;
+  /** The `.partial` this download wrote (device and inode), so only that file is renamed into place. */
+  file?: { dev: number; ino: number };
 }
 
 export function partialPath(target: string): string {
@@ -201,6 +203,8 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
         }
         if (opts.signal?.aborted) throw opts.signal.reason;
         if (err instanceof CliError) throw err;
+        // The output refusing the bytes (a FIFO's reader gone, a full device) is no cut connection.
+        if (streamErrors?.error !== undefined) throw streamErrors.error;
         if (++resumes > maxResumes) throw new NetworkError(`download the results of job ${job.id}`, err, resumes);
         opts.onResume?.(offset, "the connection was cut");
       }
@@ -220,19 +224,22 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       offset += 1;
     }
     const sha256 = sha.digest("hex");
+    let own: { dev: number; ino: number } | undefined;
     if (file && partial) {
       await file.sync();
+      own = await file.stat();
       await file.close();
       file = undefined;
       // Recorded before the rename, so a run stopped just before it finds a complete .partial.
       if (opts.onCheckpoint && mark.bytes > 0) await opts.onCheckpoint(mark, true);
-      if (opts.finalize !== false) await renameIntoPlace(partial, opts.target, opts.force);
+      if (opts.finalize !== false) await renameIntoPlace(partial, opts.target, opts.force, own);
     }
-    return { ...stats, bytes: offset, sha256 };
+    return { ...stats, bytes: offset, sha256, ...(own ? { file: { dev: own.dev, ino: own.ino } } : {}) };
   } catch (err) {
     await file?.close().catch(() => undefined);
     file = undefined;
-    if (partial) {
+    // The .partial there now is another process's: it is left to that process.
+    if (partial && !(err instanceof ReplacedPartialError)) {
       // Results found wrong (exit 4) are never resumed; others only when a caller records checkpoints.
       const wrong = err instanceof CliError && err.exitCode === ExitCode.refused;
       if (wrong || !opts.onCheckpoint) {
@@ -328,11 +335,23 @@ async function dropPart(partial: string, base: number): Promise<void> {
   await fh?.close().catch(() => undefined);
 }
 
+class ReplacedPartialError extends CliError {}
+
 /**
  * Moves a finished `.partial` onto the results path. Only a regular file (or nothing) is ever
  * replaced: a device, FIFO or link found there now is left alone, and the download stays kept.
  */
-export async function renameIntoPlace(partial: string, target: string, force: boolean | undefined): Promise<void> {
+export async function renameIntoPlace(partial: string, target: string, force: boolean | undefined, own?: { dev: number; ino: number }): Promise<void> {
+  // Another process writing the same results path removes this run's .partial and makes its own
+  // there: renaming that one would put its unfinished file in place, so only the file this run
+  // wrote is renamed, and the results path must be that file afterwards.
+  const replaced = () =>
+    new ReplacedPartialError(
+      `${partial} was replaced by another process while this run was writing it (another download to ${target}?), so the results file is not this run's; run one download per results file, then run this one again.`,
+      ExitCode.transient,
+    );
+  const same = (s: { dev: number; ino: number } | undefined) => s !== undefined && own !== undefined && s.dev === own.dev && s.ino === own.ino;
+  if (own && !same(await lstat(partial).catch(() => undefined))) throw replaced();
   const existing = await lstat(target).catch(() => undefined);
   if (existing && !force) {
     throw new UsageError(`the results file ${target} appeared while downloading; pass --force to overwrite it. The download is kept in ${partial}.`);
@@ -340,7 +359,10 @@ export async function renameIntoPlace(partial: string, target: string, force: bo
   if (existing && !existing.isFile()) {
     throw new UsageError(`the results path ${target} became ${kindOf(existing)} while downloading; it is left as it is, and the download is kept in ${partial}. Run again to write into it, or choose another path.`);
   }
-  await rename(partial, target);
+  await rename(partial, target).catch((err: NodeJS.ErrnoException) => {
+    throw own && err.code === "ENOENT" ? replaced() : err;
+  });
+  if (own && !same(await lstat(target).catch(() => undefined))) throw replaced();
 }
 
 export function kindOf(s: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
