@@ -1,5 +1,6 @@
-// Canned error bodies used by the emulator. Shapes come from shared/reference/API-FACTS.md §1.6:
-// JSON problems (RFC 7807) on the API origin, GCS XML errors on the storage origin.
+// Canned error bodies used by the emulator, shaped like the real services' errors: JSON problems
+// (RFC 7807 style: `title`, `detail`, `type`, usually `status`) on the API origin, and GCS XML
+// `<Error><Code>…</Code><Message>…</Message></Error>` documents on the storage origin.
 
 import { STATUS_CODES } from "node:http";
 

@@ -1,6 +1,7 @@
-// A local emulator of the X API v2 batch compliance endpoints plus the signed-URL storage
-// (GCS-like) they hand out. node:http only; importing this module has no side effects.
-// Behaviour follows shared/reference/API-FACTS.md and the recorded cassettes.
+// A local emulator of the X API v2 batch compliance endpoints plus the signed-URL (GCS-like)
+// storage they hand out. node:http only; importing this module has no side effects.
+// Behaviour follows the public X API v2 compliance documentation and the responses the real API
+// and its storage return (status codes, headers, error bodies, result file formats).
 
 import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
