@@ -5,12 +5,10 @@
 
 import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { createReadStream } from "node:fs";
-import { mkdtemp, open, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { pipeline } from "node:stream/promises";
 import {
   conflict,
   genericProblem,
@@ -19,12 +17,28 @@ import {
   payloadTooLarge,
   problems,
   xmlError,
-  xmlErrorForStatus,
   type InvalidRequestError,
-  type ProblemBody,
 } from "./problems.js";
 import { processIdFile, type EmulatorFlow, type EmulatorJobType, type ProcessResult } from "./results.js";
 import { UrlSigner, parseGoogDate, stringToSign, type SignedParams } from "./signing.js";
+import { applyFault, FaultQueue } from "./faults.js";
+import {
+  contentLengthOf,
+  headerString,
+  isoSeconds,
+  logEntry,
+  mediaType,
+  readSmallBody,
+  receive,
+  send,
+  sendError,
+  sendFile,
+  sendJson,
+  sendXml,
+  type Ctx,
+} from "./http-util.js";
+import { RateLimiter } from "./rate-limit.js";
+import type { Clock, EmulatedJobInfo, Emulator, EmulatorOptions, Fault, JobStatus, ManualClock, RequestLogEntry, RouteKind } from "./types.js";
 
 export { problems, invalidRequest, jobNotFoundError, xmlError, genericProblem, conflict, payloadTooLarge } from "./problems.js";
 export {
@@ -38,16 +52,20 @@ export {
 } from "./results.js";
 export type { EmulatedEvent, EmulatedErrorLine, EmulatedResultLine, EmulatorFlow, EmulatorJobType, ProcessResult } from "./results.js";
 
-// ---------------------------------------------------------------------------------------------
-// Public types
+export type {
+  Clock,
+  ManualClock,
+  RouteKind,
+  RequestLogEntry,
+  JobStatus,
+  EmulatedJobInfo,
+  FaultMatch,
+  FaultAction,
+  Fault,
+  EmulatorOptions,
+  Emulator,
+} from "./types.js";
 
-export interface Clock {
-  now(): number;
-}
-export interface ManualClock extends Clock {
-  advance(ms: number): void;
-  set(ms: number): void;
-}
 /** A clock that only moves when told to. */
 export function manualClock(startMs: number): ManualClock {
   let t = startMs;
@@ -62,106 +80,6 @@ export function manualClock(startMs: number): ManualClock {
   };
 }
 
-export type RouteKind =
-  | "create"
-  | "list"
-  | "get"
-  | "cancel"
-  | "upload"
-  | "resumable-start"
-  | "resumable-chunk"
-  | "resumable-cancel"
-  | "download"
-  | "unknown";
-
-export interface RequestLogEntry {
-  seq: number;
-  method: string;
-  origin: "api" | "storage";
-  route: RouteKind;
-  /** Path without the query string (signed URLs and upload ids are never logged). */
-  path: string;
-  /** Whether an Authorization header was present; its value is never stored. */
-  authorization: boolean;
-  contentType?: string;
-  contentLength?: number;
-  chunked: boolean;
-  range?: string;
-  contentRange?: string;
-  /** Response status; 0 while pending or when the connection was dropped without a response. */
-  status: number;
-  /** Request body bytes the emulator read. */
-  bytesIn: number;
-}
-
-export type JobStatus = "created" | "in_progress" | "complete" | "failed" | "expired";
-
-export interface EmulatedJobInfo {
-  id: string;
-  type: EmulatorJobType;
-  name?: string;
-  status: JobStatus;
-  resumable: boolean;
-  uploadedBytes: number;
-  uploadedIds: number;
-  getPolls: number;
-  error?: string;
-}
-
-export interface FaultMatch {
-  route?: RouteKind;
-  method?: string;
-  origin?: "api" | "storage";
-}
-export type FaultAction =
-  | { type: "status"; status: number; body?: unknown; headers?: Record<string, string> }
-  | { type: "rate-limit"; resetInSeconds: number }
-  | { type: "usage-cap" }
-  | { type: "reset" }
-  | { type: "cut-body"; afterBytes: number }
-  | { type: "stall"; ms: number }
-  | { type: "drop-upload"; afterBytes: number };
-export interface Fault {
-  match: FaultMatch;
-  /** How many times to apply; default 1 (Infinity when `every` is set). */
-  times?: number;
-  /** Apply to every Nth matching request instead of the next ones. */
-  every?: number;
-  action: FaultAction;
-}
-
-export interface EmulatorOptions {
-  host?: string;
-  port?: number;
-  storagePort?: number;
-  token?: string;
-  flow?: EmulatorFlow;
-  pollsToComplete?: number;
-  clock?: Clock;
-  dataDir?: string;
-  rateLimit?: { limit: number; windowSeconds: number };
-  maxUploadBytes?: number;
-  cancelSupported?: boolean;
-  /**
-   * Testing hook: called synchronously as each request arrives (after it is logged, before it is
-   * handled), so a test can act at an exact moment, e.g. kill its client mid-request.
-   */
-  onRequest?: (entry: RequestLogEntry) => void;
-}
-
-export interface Emulator {
-  apiUrl: string;
-  storageUrl: string;
-  token: string;
-  requests: RequestLogEntry[];
-  jobs(): EmulatedJobInfo[];
-  fault(f: Fault): void;
-  clearFaults(): void;
-  failJob(id: string, error?: string): void;
-  expireJob(id: string): void;
-  close(): Promise<void>;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Constants
 
@@ -170,7 +88,6 @@ export const EMULATOR_APP_ID = "1400000000000000001";
 export const UPLOAD_WINDOW_MS = 15 * 60 * 1000;
 export const DOWNLOAD_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 export const RESUMABLE_CHUNK = 262_144;
-const WRITE_BATCH = 1 << 20;
 const BUCKETS: Record<EmulatorJobType, string> = { tweets: "twttr-tweet-compliance", users: "twttr-user-compliance" };
 const SIMPLE_SIGNED_HEADERS = "content-type;host";
 const RESUMABLE_SIGNED_HEADERS = "content-length;content-type;host;x-goog-resumable";
@@ -187,9 +104,6 @@ const JOB_FIELDS = [
   "upload_url",
 ];
 const LIST_STATUSES = ["created", "in_progress", "failed", "complete"];
-const JSON_TYPE = "application/json; charset=utf-8";
-const PROBLEM_TYPE = "application/problem+json";
-const XML_TYPE = "application/xml; charset=UTF-8";
 
 // ---------------------------------------------------------------------------------------------
 // Internal state
@@ -224,75 +138,6 @@ interface Session {
   busy: Promise<void> | null;
 }
 
-interface QueuedFault {
-  match: FaultMatch;
-  times: number;
-  every?: number;
-  action: FaultAction;
-  seen: number;
-  applied: number;
-}
-
-interface RateState {
-  limit: number;
-  remaining: number;
-  reset: number;
-}
-
-interface Ctx {
-  origin: "api" | "storage";
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  route: RouteKind;
-  entry: RequestLogEntry;
-  t0: number;
-  stall?: number;
-  cut?: number;
-  drop?: number;
-  rl?: RateState;
-}
-
-type Range = { start: number; end: number } | "unsatisfiable" | undefined;
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function headerString(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(", ") : v;
-}
-
-function isChunked(req: IncomingMessage): boolean {
-  return /\bchunked\b/i.test(headerString(req.headers["transfer-encoding"]) ?? "");
-}
-
-function contentLengthOf(req: IncomingMessage): number | undefined {
-  const v = req.headers["content-length"];
-  if (v === undefined || isChunked(req)) return undefined;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
-function mediaType(v: string | undefined): string {
-  return (v ?? "").split(";")[0]!.trim().toLowerCase();
-}
-
-function parseRange(header: string | undefined, size: number): Range {
-  if (header === undefined) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (m === null || (m[1] === "" && m[2] === "")) return undefined; // multi-range or malformed: full body
-  if (m[1] === "") {
-    const suffix = Number(m[2]);
-    if (suffix === 0 || size === 0) return "unsatisfiable";
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return "unsatisfiable";
-  return { start, end };
-}
-
 // ---------------------------------------------------------------------------------------------
 
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
@@ -311,8 +156,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const requests: RequestLogEntry[] = [];
   const jobs = new Map<string, Job>();
   const sessions = new Map<string, Session>();
-  const faults: QueuedFault[] = [];
-  const windows = new Map<string, { start: number; count: number }>();
+  const faults = new FaultQueue();
+  const rate = new RateLimiter(rateCfg, clock);
   const background = new Set<Promise<unknown>>();
   const sockets = new Set<Socket>();
   const closing = new AbortController();
@@ -332,18 +177,6 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     void q.then(() => background.delete(q));
     return p;
   };
-
-  const delay = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (closing.signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        closing.signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      closing.signal.addEventListener("abort", done);
-    });
 
   // --- jobs ---------------------------------------------------------------------------------
 
@@ -445,270 +278,6 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       job.status = "complete";
       job.completedMs = clock.now();
     }
-  };
-
-  // --- faults and rate limits ---------------------------------------------------------------
-
-  const takeFault = (origin: "api" | "storage", route: RouteKind, method: string): FaultAction | undefined => {
-    let chosen: QueuedFault | undefined;
-    for (const f of faults) {
-      if (f.match.origin !== undefined && f.match.origin !== origin) continue;
-      if (f.match.route !== undefined && f.match.route !== route) continue;
-      if (f.match.method !== undefined && f.match.method.toUpperCase() !== method) continue;
-      f.seen++;
-      if (chosen !== undefined || f.applied >= f.times) continue;
-      if (f.every !== undefined ? f.seen % f.every === 0 : true) chosen = f;
-    }
-    if (chosen === undefined) return undefined;
-    chosen.applied++;
-    if (chosen.applied >= chosen.times) faults.splice(faults.indexOf(chosen), 1);
-    return chosen.action;
-  };
-
-  const countRate = (key: string): RateState & { exceeded: boolean } => {
-    const now = clock.now();
-    const windowMs = rateCfg.windowSeconds * 1000;
-    let w = windows.get(key);
-    if (w === undefined || now >= w.start + windowMs) {
-      w = { start: now, count: 0 };
-      windows.set(key, w);
-    }
-    w.count++;
-    return {
-      limit: rateCfg.limit,
-      remaining: Math.max(0, rateCfg.limit - w.count),
-      reset: Math.ceil((w.start + windowMs) / 1000),
-      exceeded: w.count > rateCfg.limit,
-    };
-  };
-
-  // --- responses ----------------------------------------------------------------------------
-
-  const baseHeaders = (ctx: Ctx): OutgoingHttpHeaders => {
-    if (ctx.origin === "storage") {
-      return { server: "UploadServer", "x-guploader-uploadid": `EMU${randomBytes(12).toString("base64url")}` };
-    }
-    const h: OutgoingHttpHeaders = {
-      server: "compliant-emulator",
-      "cache-control": "no-cache, no-store, max-age=0",
-      "x-response-time": String(Math.max(1, Math.round(performance.now() - ctx.t0))),
-    };
-    if (ctx.rl !== undefined) {
-      h["x-rate-limit-limit"] = String(ctx.rl.limit);
-      h["x-rate-limit-remaining"] = String(ctx.rl.remaining);
-      h["x-rate-limit-reset"] = String(ctx.rl.reset);
-    }
-    return h;
-  };
-
-  const writeHead = (ctx: Ctx, status: number, headers: OutgoingHttpHeaders): void => {
-    ctx.entry.status = status;
-    if (status === 499) ctx.res.statusMessage = "Client Closed Request";
-    ctx.res.writeHead(status, { ...baseHeaders(ctx), ...headers });
-  };
-
-  const writeChunk = (res: ServerResponse, chunk: Buffer): Promise<void> =>
-    new Promise((resolve) => {
-      res.write(chunk, () => resolve());
-    });
-
-  const send = async (ctx: Ctx, status: number, headers: OutgoingHttpHeaders, body: string | Buffer = ""): Promise<void> => {
-    const buf = typeof body === "string" ? Buffer.from(body) : body;
-    const { res } = ctx;
-    if (res.destroyed) return;
-    writeHead(ctx, status, { "content-length": buf.length, ...headers });
-    if (ctx.stall !== undefined) {
-      res.flushHeaders();
-      await delay(ctx.stall);
-    }
-    if (ctx.cut !== undefined) {
-      await writeChunk(res, buf.subarray(0, ctx.cut));
-      res.socket?.destroy();
-      return;
-    }
-    if (ctx.req.method === "HEAD") res.end();
-    else res.end(buf);
-  };
-
-  const sendJson = (ctx: Ctx, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): Promise<void> =>
-    send(ctx, status, { "content-type": status >= 400 ? PROBLEM_TYPE : JSON_TYPE, ...headers }, JSON.stringify(body));
-
-  const sendXml = (ctx: Ctx, status: number, xml: string, headers: OutgoingHttpHeaders = {}): Promise<void> =>
-    send(ctx, status, { "content-type": XML_TYPE, ...headers }, xml);
-
-  const sendError = (ctx: Ctx, status: number, problem: ProblemBody, xmlCode?: string, xmlMessage?: string): Promise<void> =>
-    ctx.origin === "storage"
-      ? sendXml(ctx, status, xmlCode !== undefined ? xmlError(xmlCode, xmlMessage ?? "") : xmlErrorForStatus(status))
-      : sendJson(ctx, status, problem);
-
-  const sendFile = async (ctx: Ctx, file: string, contentType: string, extra: OutgoingHttpHeaders): Promise<void> => {
-    const { req, res } = ctx;
-    const size = (await stat(file)).size;
-    const range = parseRange(headerString(req.headers.range), size);
-    if (range === "unsatisfiable") {
-      const headers = { "content-range": `bytes */${size}` };
-      if (ctx.origin === "storage") {
-        return sendXml(ctx, 416, xmlError("InvalidRange", "The requested range cannot be satisfied."), headers);
-      }
-      return sendJson(ctx, 416, genericProblem(416), headers);
-    }
-    const start = range?.start ?? 0;
-    const end = range?.end ?? size - 1;
-    const length = size === 0 ? 0 : end - start + 1;
-    const headers: OutgoingHttpHeaders = {
-      "content-type": contentType,
-      "content-length": length,
-      "accept-ranges": "bytes",
-      ...extra,
-    };
-    if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`;
-    writeHead(ctx, range !== undefined ? 206 : 200, headers);
-    if (ctx.stall !== undefined) {
-      res.flushHeaders();
-      await delay(ctx.stall);
-    }
-    if (req.method === "HEAD" || length === 0) {
-      if (ctx.cut !== undefined) res.socket?.destroy();
-      else res.end();
-      return;
-    }
-    if (ctx.cut !== undefined) {
-      const limit = Math.min(ctx.cut, length);
-      if (limit > 0) {
-        for await (const chunk of createReadStream(file, { start, end: start + limit - 1 }) as AsyncIterable<Buffer>) {
-          if (res.destroyed) break;
-          await writeChunk(res, chunk);
-        }
-      } else {
-        res.flushHeaders();
-        await writeChunk(res, Buffer.alloc(0));
-      }
-      res.socket?.destroy();
-      return;
-    }
-    try {
-      await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res);
-    } catch {
-      // client went away
-    }
-  };
-
-  // --- request bodies -----------------------------------------------------------------------
-
-  const readSmallBody = async (ctx: Ctx, limit: number): Promise<Buffer | undefined> => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const c of ctx.req as AsyncIterable<Buffer>) {
-      ctx.entry.bytesIn += c.length;
-      total += c.length;
-      if (total > limit) return undefined;
-      chunks.push(c);
-    }
-    return Buffer.concat(chunks);
-  };
-
-  /**
-   * Streams the request body into `file` at `position`, skipping its first `skip` bytes (bytes a
-   * resumable session already holds). Socket chunks are batched into ~1 MiB `writev` calls, which
-   * keeps ingest near loopback speed. With a drop-upload fault, reads `ctx.drop` bytes and
-   * destroys the socket. Whatever arrived is written before resolving; ok=false when the body did
-   * not arrive completely.
-   */
-  const receive = async (
-    ctx: Ctx,
-    file: string,
-    opts: { flags: string; position: number; skip: number },
-  ): Promise<{ ok: boolean; received: number }> => {
-    const { req } = ctx;
-    const fh = await open(file, opts.flags);
-    return new Promise((resolve) => {
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let pos = opts.position;
-      let writing = false;
-      let failed = false;
-      let received = 0;
-      let ended = false;
-      let ok = false;
-      let settled = false;
-      const finalize = (): void => {
-        if (writing || settled) return;
-        if (pendingBytes > 0 && !failed) {
-          flush();
-          return;
-        }
-        settled = true;
-        req.removeListener("data", onData);
-        fh.close().then(
-          () => resolve({ ok: ok && !failed, received }),
-          () => resolve({ ok: false, received }),
-        );
-      };
-      const flush = (): void => {
-        const bufs = pending;
-        const n = pendingBytes;
-        pending = [];
-        pendingBytes = 0;
-        writing = true;
-        fh.writev(bufs, pos)
-          .then(
-            () => undefined,
-            () => {
-              failed = true;
-              req.socket?.destroy();
-            },
-          )
-          .then(() => {
-            writing = false;
-            if (ended) finalize();
-            else if (req.isPaused()) req.resume();
-          });
-        pos += n;
-      };
-      const end = (complete: boolean): void => {
-        if (ended) return;
-        ended = true;
-        ok = complete;
-        finalize();
-      };
-      const onData = (chunk: Buffer): void => {
-        if (ended) return;
-        let c = chunk;
-        let dropNow = false;
-        if (ctx.drop !== undefined && received + c.length >= ctx.drop) {
-          c = c.subarray(0, Math.max(0, ctx.drop - received));
-          dropNow = true;
-        }
-        const before = received;
-        received += c.length;
-        ctx.entry.bytesIn += c.length;
-        if (before < opts.skip) c = c.subarray(Math.min(c.length, opts.skip - before));
-        if (c.length > 0) {
-          pending.push(c);
-          pendingBytes += c.length;
-        }
-        if (dropNow) {
-          req.socket?.destroy();
-          end(false);
-          return;
-        }
-        if (pendingBytes >= WRITE_BATCH) {
-          if (writing) req.pause();
-          else flush();
-        }
-      };
-      req.on("data", onData);
-      req.on("end", () => end(true));
-      req.on("error", () => end(false));
-      req.on("close", () => end(false));
-      if (ctx.drop !== undefined && ctx.drop <= 0) {
-        req.socket?.destroy();
-        end(false);
-      } else if (req.destroyed) {
-        // The connection went away while the file was being opened ('close' already fired).
-        end(false);
-      }
-    });
   };
 
   // --- API origin ---------------------------------------------------------------------------
@@ -916,7 +485,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (req.headers.authorization !== `Bearer ${token}`) return sendJson(ctx, 401, problems.unauthorized);
     const route = ctx.route;
     if (route === "create" || route === "list" || route === "get" || route === "cancel") {
-      const rl = countRate(route);
+      const rl = rate.count(route);
       ctx.rl = { limit: rl.limit, remaining: rl.remaining, reset: rl.reset };
       if (rl.exceeded) return sendJson(ctx, 429, problems.tooManyRequests);
     }
@@ -1187,73 +756,20 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       url = new URL("http://emulator.invalid/");
     }
     const route = origin === "api" ? classifyApi(method, url.pathname) : classifyStorage(method, url);
-    const entry: RequestLogEntry = {
-      seq: ++seq,
-      method,
-      origin,
-      route,
-      path: url.pathname,
-      authorization: req.headers.authorization !== undefined,
-      chunked: isChunked(req),
-      status: 0,
-      bytesIn: 0,
-    };
-    const ct = headerString(req.headers["content-type"]);
-    if (ct !== undefined) entry.contentType = ct;
-    const cl = contentLengthOf(req);
-    if (cl !== undefined) entry.contentLength = cl;
-    const range = headerString(req.headers.range);
-    if (range !== undefined) entry.range = range;
-    const contentRange = headerString(req.headers["content-range"]);
-    if (contentRange !== undefined) entry.contentRange = contentRange;
+    const entry = logEntry(++seq, origin, method, route, url, req);
     requests.push(entry);
     try {
       opts.onRequest?.(entry);
     } catch {
       // A test hook's failure must not break the emulator.
     }
-    const ctx: Ctx = { origin, req, res, url, route, entry, t0 };
+    const ctx: Ctx = { origin, req, res, url, route, entry, t0, closing: closing.signal };
     req.on("error", () => undefined);
     res.on("error", () => undefined);
 
     const run = async (): Promise<void> => {
-      const action = takeFault(origin, route, method);
-      if (action !== undefined) {
-        switch (action.type) {
-          case "reset":
-            req.socket.destroy();
-            return;
-          case "status": {
-            const headers: OutgoingHttpHeaders = { ...action.headers };
-            let body: string;
-            if (action.body === undefined) {
-              body = origin === "storage" ? xmlErrorForStatus(action.status) : JSON.stringify(genericProblem(action.status));
-              headers["content-type"] ??= origin === "storage" ? XML_TYPE : PROBLEM_TYPE;
-            } else if (typeof action.body === "string") {
-              body = action.body;
-              headers["content-type"] ??= origin === "storage" ? XML_TYPE : PROBLEM_TYPE;
-            } else {
-              body = JSON.stringify(action.body);
-              headers["content-type"] ??= action.status >= 400 ? PROBLEM_TYPE : JSON_TYPE;
-            }
-            return send(ctx, action.status, headers, body);
-          }
-          case "rate-limit":
-            ctx.rl = { limit: rateCfg.limit, remaining: 0, reset: Math.ceil(clock.now() / 1000) + action.resetInSeconds };
-            return sendJson(ctx, 429, problems.tooManyRequests);
-          case "usage-cap":
-            return sendJson(ctx, 429, problems.usageCapped);
-          case "stall":
-            ctx.stall = action.ms;
-            break;
-          case "cut-body":
-            ctx.cut = action.afterBytes;
-            break;
-          case "drop-upload":
-            ctx.drop = action.afterBytes;
-            break;
-        }
-      }
+      const action = faults.take(origin, route, method);
+      if (action !== undefined && (await applyFault(ctx, action, rate))) return;
       if (origin === "api") await handleApi(ctx);
       else await handleStorage(ctx);
     };
@@ -1342,15 +858,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         if (j.error !== undefined) info.error = j.error;
         return info;
       }),
-    fault: (f: Fault) => {
-      const times = f.times ?? (f.every !== undefined ? Number.POSITIVE_INFINITY : 1);
-      const q: QueuedFault = { match: { ...f.match }, times, action: f.action, seen: 0, applied: 0 };
-      if (f.every !== undefined) q.every = Math.max(1, Math.floor(f.every));
-      faults.push(q);
-    },
-    clearFaults: () => {
-      faults.length = 0;
-    },
+    fault: (f: Fault) => faults.add(f),
+    clearFaults: () => faults.clear(),
     failJob: (id: string, error?: string) => {
       const job = mustJob(id);
       job.status = "failed";
