@@ -19,7 +19,7 @@ import {
   xmlError,
   type InvalidRequestError,
 } from "./problems.js";
-import { processIdFile, type EmulatorFlow, type EmulatorJobType, type ProcessResult } from "./results.js";
+import type { EmulatorFlow, EmulatorJobType } from "./results.js";
 import { UrlSigner, parseGoogDate, stringToSign, type SignedParams } from "./signing.js";
 import { applyFault, FaultQueue } from "./faults.js";
 import {
@@ -37,8 +37,9 @@ import {
   sendXml,
   type Ctx,
 } from "./http-util.js";
+import { BUCKETS, DOWNLOAD_WINDOW_MS, EMULATOR_APP_ID, JobStore, type Job } from "./jobs.js";
 import { RateLimiter } from "./rate-limit.js";
-import type { Clock, EmulatedJobInfo, Emulator, EmulatorOptions, Fault, JobStatus, ManualClock, RequestLogEntry, RouteKind } from "./types.js";
+import type { Clock, Emulator, EmulatorOptions, Fault, ManualClock, RequestLogEntry, RouteKind } from "./types.js";
 
 export { problems, invalidRequest, jobNotFoundError, xmlError, genericProblem, conflict, payloadTooLarge } from "./problems.js";
 export {
@@ -83,14 +84,8 @@ export function manualClock(startMs: number): ManualClock {
 // ---------------------------------------------------------------------------------------------
 // Constants
 
-/** The `<n>` part of real object names is constant per app; this is the emulator's "app". */
-export const EMULATOR_APP_ID = "1400000000000000001";
-export const UPLOAD_WINDOW_MS = 15 * 60 * 1000;
-export const DOWNLOAD_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+export { EMULATOR_APP_ID, UPLOAD_WINDOW_MS, DOWNLOAD_WINDOW_MS } from "./jobs.js";
 export const RESUMABLE_CHUNK = 262_144;
-const BUCKETS: Record<EmulatorJobType, string> = { tweets: "twttr-tweet-compliance", users: "twttr-user-compliance" };
-const SIMPLE_SIGNED_HEADERS = "content-type;host";
-const RESUMABLE_SIGNED_HEADERS = "content-length;content-type;host;x-goog-resumable";
 const JOB_FIELDS = [
   "created_at",
   "download_expires_at",
@@ -107,26 +102,6 @@ const LIST_STATUSES = ["created", "in_progress", "failed", "complete"];
 
 // ---------------------------------------------------------------------------------------------
 // Internal state
-
-interface Job {
-  id: string;
-  type: EmulatorJobType;
-  name?: string;
-  resumable: boolean;
-  createdMs: number;
-  status: JobStatus;
-  error?: string;
-  cancelled: boolean;
-  polls: number;
-  uploadedBytes: number;
-  uploadedIds: number;
-  uploadUrl: string;
-  downloadUrl: string;
-  uploadFile: string;
-  resultsFile: string;
-  processing?: Promise<ProcessResult>;
-  completedMs?: number;
-}
 
 interface Session {
   id: string;
@@ -154,19 +129,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const signer = new UrlSigner(randomBytes(32));
 
   const requests: RequestLogEntry[] = [];
-  const jobs = new Map<string, Job>();
   const sessions = new Map<string, Session>();
   const faults = new FaultQueue();
   const rate = new RateLimiter(rateCfg, clock);
   const background = new Set<Promise<unknown>>();
   const sockets = new Set<Socket>();
   const closing = new AbortController();
-  let lastId = 0n;
-  let fileSeq = 0;
   let closed = false;
-
-  let apiUrl = "";
-  let storageUrl = "";
 
   const track = <T>(p: Promise<T>): Promise<T> => {
     const q = p.then(
@@ -178,107 +147,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     return p;
   };
 
-  // --- jobs ---------------------------------------------------------------------------------
-
-  const statusOf = (job: Job): JobStatus =>
-    job.status === "created" && clock.now() > job.createdMs + UPLOAD_WINDOW_MS ? "expired" : job.status;
-
-  const nextJobId = (now: number): string => {
-    let v = BigInt(Math.max(0, Math.floor(now) - 1288834974657)) << 22n;
-    if (v < 10n ** 18n) v += 10n ** 18n;
-    if (v <= lastId) v = lastId + 1n;
-    lastId = v;
-    return v.toString();
-  };
-
-  const objectPath = (type: EmulatorJobType, id: string, kind: "submission" | "delivery"): string =>
-    `/${BUCKETS[type]}/${id}/${kind}/${EMULATOR_APP_ID}_${id}`;
-
-  const createJob = (type: EmulatorJobType, name: string | undefined, resumable: boolean): Job => {
-    const now = clock.now();
-    const createdMs = Math.floor(now / 1000) * 1000;
-    const id = nextJobId(now);
-    let uploadUrl: string;
-    let downloadUrl: string;
-    if (flow === "api") {
-      uploadUrl = `${apiUrl}/2/compliance/jobs/${id}/upload`;
-      downloadUrl = `${apiUrl}/2/compliance/jobs/${id}/download`;
-    } else {
-      uploadUrl = signer.signUrl(
-        storageUrl,
-        resumable ? "POST" : "PUT",
-        objectPath(type, id, "submission"),
-        createdMs,
-        UPLOAD_WINDOW_MS / 1000,
-        resumable ? RESUMABLE_SIGNED_HEADERS : SIMPLE_SIGNED_HEADERS,
-      );
-      downloadUrl = signer.signUrl(storageUrl, "GET", objectPath(type, id, "delivery"), createdMs, DOWNLOAD_WINDOW_MS / 1000, "host");
-    }
-    const job: Job = {
-      id,
-      type,
-      resumable,
-      createdMs,
-      status: "created",
-      cancelled: false,
-      polls: 0,
-      uploadedBytes: 0,
-      uploadedIds: 0,
-      uploadUrl,
-      downloadUrl,
-      uploadFile: join(dataDir, `${id}.upload`),
-      resultsFile: join(dataDir, `${id}.results.ndjson`),
-    };
-    if (name !== undefined) job.name = name;
-    jobs.set(id, job);
-    return job;
-  };
-
-  const jobJson = (job: Job): Record<string, unknown> => {
-    const status = statusOf(job);
-    const o: Record<string, unknown> = { id: job.id, type: job.type };
-    if (job.name !== undefined) o.name = job.name;
-    o.resumable = job.resumable;
-    o.status = status;
-    o.created_at = isoSeconds(job.createdMs);
-    o.upload_url = job.uploadUrl;
-    o.upload_expires_at = isoSeconds(job.createdMs + UPLOAD_WINDOW_MS);
-    o.download_url = job.downloadUrl;
-    o.download_expires_at = isoSeconds(job.createdMs + DOWNLOAD_WINDOW_MS);
-    if (job.error !== undefined && (status === "failed" || job.cancelled)) o.error = job.error;
-    return o;
-  };
-
-  const markUploaded = (job: Job, bytes: number): void => {
-    if (job.status !== "created") return;
-    job.status = "in_progress";
-    job.uploadedBytes = bytes;
-    job.polls = 0;
-    const p = processIdFile(job.uploadFile, job.resultsFile, job.type, flow).then((r) => {
-      job.uploadedIds = r.ids;
-      return r;
-    });
-    job.processing = p;
-    track(p);
-  };
-
-  /** Called when an in_progress job has been polled enough: waits for the results. */
-  const finishProcessing = async (job: Job): Promise<void> => {
-    let r: ProcessResult;
-    try {
-      r = job.processing === undefined ? { ids: 0, events: 0, bytes: 0, error: "no IDs" } : await job.processing;
-    } catch (e) {
-      r = { ids: 0, events: 0, bytes: 0, error: `internal error: ${(e as Error).message}` };
-    }
-    if (job.status !== "in_progress") return; // forced meanwhile
-    if (r.error !== undefined) {
-      job.status = "failed";
-      job.error = r.error;
-    } else {
-      job.status = "complete";
-      job.completedMs = clock.now();
-    }
-  };
+  const jobs = new JobStore({ flow, clock, signer, dataDir, track });
 
   // --- API origin ---------------------------------------------------------------------------
 
@@ -356,12 +225,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     }
     if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
     const type = b.type as EmulatorJobType;
-    for (const j of jobs.values()) {
-      const s = statusOf(j);
+    for (const j of jobs.all()) {
+      const s = jobs.statusOf(j);
       if (j.type === type && (s === "created" || s === "in_progress")) return sendJson(ctx, 409, problems.conflict);
     }
-    const job = createJob(type, b.name as string | undefined, b.resumable === true);
-    return sendJson(ctx, 200, { data: jobJson(job) });
+    const job = jobs.create(type, b.name as string | undefined, b.resumable === true);
+    return sendJson(ctx, 200, { data: jobs.json(job) });
   };
 
   const handleList = async (ctx: Ctx): Promise<void> => {
@@ -381,10 +250,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       });
     }
     if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const list = [...jobs.values()]
-      .filter((j) => j.type === type && (status === null || statusOf(j) === status))
+    const list = jobs.all()
+      .filter((j) => j.type === type && (status === null || jobs.statusOf(j) === status))
       .sort((a, b) => b.createdMs - a.createdMs || (a.id < b.id ? 1 : -1))
-      .map(jobJson);
+      .map((j) => jobs.json(j));
     return sendJson(ctx, 200, list.length === 0 ? { meta: { result_count: 0 } } : { data: list, meta: { result_count: list.length } });
   };
 
@@ -393,11 +262,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
     const job = jobs.get(id);
     if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
-    if (statusOf(job) === "in_progress") {
+    if (jobs.statusOf(job) === "in_progress") {
       job.polls++;
-      if (job.polls >= pollsToComplete) await finishProcessing(job);
+      if (job.polls >= pollsToComplete) await jobs.finishProcessing(job);
     }
-    return sendJson(ctx, 200, { data: jobJson(job) });
+    return sendJson(ctx, 200, { data: jobs.json(job) });
   };
 
   const handleCancel = async (ctx: Ctx, id: string): Promise<void> => {
@@ -406,7 +275,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
     const job = jobs.get(id);
     if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
-    const s = statusOf(job);
+    const s = jobs.statusOf(job);
     if (s === "created" || s === "in_progress") {
       job.status = "expired";
       job.error = "cancelled";
@@ -427,25 +296,6 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     return job;
   };
 
-  const tmpFile = (job: Job): string => join(dataDir, `${job.id}.${++fileSeq}.tmp`);
-
-  /**
-   * Receives a whole (non-resumable) upload into a temp file and keeps it as the job's IDs, if the
-   * job still takes uploads once the body is in (it may have expired meanwhile). "cut": the
-   * connection failed (already answered); "closed": the job stopped taking uploads.
-   */
-  const storeUpload = async (ctx: Ctx, job: Job): Promise<number | "cut" | "closed"> => {
-    const tmp = tmpFile(job);
-    const r = await receive(ctx, tmp, { flags: "w", position: 0, skip: 0 });
-    if (!r.ok || job.status !== "created") {
-      await unlink(tmp).catch(() => undefined);
-      return r.ok ? "closed" : "cut";
-    }
-    await rename(tmp, job.uploadFile);
-    markUploaded(job, r.received);
-    return r.received;
-  };
-
   const handleApiUpload = async (ctx: Ctx, id: string): Promise<void> => {
     const job = await apiJob(ctx, id);
     if (job === undefined) return;
@@ -454,22 +304,22 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const length = contentLengthOf(req);
     if (length === undefined) return sendJson(ctx, 411, problems.lengthRequired, { connection: "close" });
     if (length > maxUploadBytes) return sendJson(ctx, 413, payloadTooLarge(maxUploadBytes), { connection: "close" });
-    const s = statusOf(job);
+    const s = jobs.statusOf(job);
     if (s !== "created") {
       return sendJson(ctx, 409, conflict(`Job ${id} is ${s}; uploads are accepted only while it is created.`));
     }
-    const stored = await storeUpload(ctx, job);
+    const stored = await jobs.storeUpload(ctx, job);
     if (stored === "cut") return;
     if (stored === "closed") {
-      return sendJson(ctx, 409, conflict(`Job ${id} is ${statusOf(job)}; uploads are accepted only while it is created.`));
+      return sendJson(ctx, 409, conflict(`Job ${id} is ${jobs.statusOf(job)}; uploads are accepted only while it is created.`));
     }
-    return sendJson(ctx, 200, { data: jobJson(job) });
+    return sendJson(ctx, 200, { data: jobs.json(job) });
   };
 
   const handleApiDownload = async (ctx: Ctx, id: string): Promise<void> => {
     const job = await apiJob(ctx, id);
     if (job === undefined) return;
-    const s = statusOf(job);
+    const s = jobs.statusOf(job);
     if (s !== "complete") {
       return sendJson(ctx, 409, conflict(`Results for job ${id} are not available: its status is ${s}.`));
     }
@@ -538,7 +388,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const job = s.job;
     if (job.status !== "created") return;
     await rename(s.file, job.uploadFile);
-    markUploaded(job, s.persisted);
+    jobs.markUploaded(job, s.persisted);
   };
 
   const handleStorage = async (ctx: Ctx): Promise<void> => {
@@ -595,7 +445,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (job === undefined || BUCKETS[job.type] !== m[1] || m[4] !== `${EMULATOR_APP_ID}_${job.id}`) return sendNoSuchKey(ctx);
 
     if (route === "download") {
-      if (statusOf(job) !== "complete") return sendNoSuchKey(ctx);
+      if (jobs.statusOf(job) !== "complete") return sendNoSuchKey(ctx);
       const completed = job.completedMs ?? clock.now();
       return sendFile(ctx, job.resultsFile, "application/octet-stream", {
         "x-goog-stored-content-encoding": "identity",
@@ -610,7 +460,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
     const notAccepting = (): Promise<void> =>
       sendXml(ctx, 403, xmlError("AccessDenied", "Access denied.", {
-        Details: `The job no longer accepts uploads (status: ${statusOf(job)}).`,
+        Details: `The job no longer accepts uploads (status: ${jobs.statusOf(job)}).`,
       }));
     const missingLength = (): Promise<void> =>
       sendXml(ctx, 411, xmlError("MissingContentLength", "You must provide the Content-Length HTTP header."), { connection: "close" });
@@ -622,7 +472,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         return sendXml(ctx, 413, xmlError("EntityTooLarge", `The upload exceeds the maximum of ${maxUploadBytes} bytes.`), { connection: "close" });
       }
       if (job.status !== "created") return notAccepting();
-      const stored = await storeUpload(ctx, job);
+      const stored = await jobs.storeUpload(ctx, job);
       if (stored === "cut") return;
       if (stored === "closed") return notAccepting();
       return send(ctx, 200, {
@@ -640,7 +490,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       if (job.status !== "created") return notAccepting();
       await readSmallBody(ctx, 1 << 20);
       const uploadId = `EMU${randomBytes(24).toString("base64url")}`;
-      const file = join(dataDir, `${job.id}.${++fileSeq}.part`);
+      const file = jobs.newFile(job, "part");
       await writeFile(file, "");
       sessions.set(uploadId, { id: uploadId, job, file, persisted: 0, complete: false, busy: null });
       return send(ctx, 201, {
@@ -816,8 +666,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const storageServer = makeServer("storage");
   const urlHost = host.includes(":") ? `[${host}]` : host;
   try {
-    apiUrl = `http://${urlHost}:${await listen(apiServer, opts.port ?? 0)}`;
-    storageUrl = `http://${urlHost}:${await listen(storageServer, opts.storagePort ?? 0)}`;
+    jobs.apiUrl = `http://${urlHost}:${await listen(apiServer, opts.port ?? 0)}`;
+    jobs.storageUrl = `http://${urlHost}:${await listen(storageServer, opts.storagePort ?? 0)}`;
   } catch (e) {
     apiServer.close();
     storageServer.close();
@@ -832,41 +682,21 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       server.closeAllConnections();
     });
 
-  const mustJob = (id: string): Job => {
-    const job = jobs.get(id);
-    if (job === undefined) throw new Error(`emulator: no job ${id}`);
-    return job;
-  };
-
   return {
-    apiUrl,
-    storageUrl,
+    apiUrl: jobs.apiUrl,
+    storageUrl: jobs.storageUrl,
     token,
     requests,
-    jobs: () =>
-      [...jobs.values()].map((j) => {
-        const info: EmulatedJobInfo = {
-          id: j.id,
-          type: j.type,
-          status: statusOf(j),
-          resumable: j.resumable,
-          uploadedBytes: j.uploadedBytes,
-          uploadedIds: j.uploadedIds,
-          getPolls: j.polls,
-        };
-        if (j.name !== undefined) info.name = j.name;
-        if (j.error !== undefined) info.error = j.error;
-        return info;
-      }),
+    jobs: () => jobs.all().map((j) => jobs.info(j)),
     fault: (f: Fault) => faults.add(f),
     clearFaults: () => faults.clear(),
     failJob: (id: string, error?: string) => {
-      const job = mustJob(id);
+      const job = jobs.mustGet(id);
       job.status = "failed";
       job.error = error ?? "Job failed (forced by the emulator).";
     },
     expireJob: (id: string) => {
-      const job = mustJob(id);
+      const job = jobs.mustGet(id);
       job.status = "expired";
     },
     close: async () => {
