@@ -9,35 +9,24 @@ import { mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import {
-  conflict,
-  genericProblem,
-  invalidRequest,
-  jobNotFoundError,
-  payloadTooLarge,
-  problems,
-  xmlError,
-  type InvalidRequestError,
-} from "./problems.js";
-import type { EmulatorFlow, EmulatorJobType } from "./results.js";
+import { genericProblem, xmlError } from "./problems.js";
+import type { EmulatorFlow } from "./results.js";
 import { UrlSigner, parseGoogDate, stringToSign, type SignedParams } from "./signing.js";
+import { classifyApi, handleApi, type ApiDeps } from "./api-routes.js";
 import { applyFault, FaultQueue } from "./faults.js";
 import {
   contentLengthOf,
   headerString,
-  isoSeconds,
   logEntry,
-  mediaType,
   readSmallBody,
   receive,
   send,
   sendError,
   sendFile,
-  sendJson,
   sendXml,
   type Ctx,
 } from "./http-util.js";
-import { BUCKETS, DOWNLOAD_WINDOW_MS, EMULATOR_APP_ID, JobStore, type Job } from "./jobs.js";
+import { BUCKETS, EMULATOR_APP_ID, JobStore, type Job } from "./jobs.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Clock, Emulator, EmulatorOptions, Fault, ManualClock, RequestLogEntry, RouteKind } from "./types.js";
 
@@ -86,19 +75,6 @@ export function manualClock(startMs: number): ManualClock {
 
 export { EMULATOR_APP_ID, UPLOAD_WINDOW_MS, DOWNLOAD_WINDOW_MS } from "./jobs.js";
 export const RESUMABLE_CHUNK = 262_144;
-const JOB_FIELDS = [
-  "created_at",
-  "download_expires_at",
-  "download_url",
-  "id",
-  "name",
-  "resumable",
-  "status",
-  "type",
-  "upload_expires_at",
-  "upload_url",
-];
-const LIST_STATUSES = ["created", "in_progress", "failed", "complete"];
 
 // ---------------------------------------------------------------------------------------------
 // Internal state
@@ -148,217 +124,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
 
   const jobs = new JobStore({ flow, clock, signer, dataDir, track });
-
-  // --- API origin ---------------------------------------------------------------------------
-
-  const API_RE = /^\/2\/compliance\/jobs(?:\/([^/]+)(?:\/(upload|download))?)?\/?$/;
-
-  const classifyApi = (method: string, path: string): RouteKind => {
-    const m = API_RE.exec(path);
-    if (m === null) return "unknown";
-    if (m[1] === undefined) return method === "POST" ? "create" : method === "GET" ? "list" : "unknown";
-    if (m[2] === "upload") return method === "PUT" ? "upload" : "unknown";
-    if (m[2] === "download") return method === "GET" || method === "HEAD" ? "download" : "unknown";
-    return method === "GET" ? "get" : method === "DELETE" ? "cancel" : "unknown";
-  };
-
-  const validateQuery = (ctx: Ctx, allowed: string[]): InvalidRequestError[] => {
-    const errors: InvalidRequestError[] = [];
-    for (const [k, v] of ctx.url.searchParams) {
-      if (!allowed.includes(k)) {
-        errors.push({ parameters: { [k]: [v] }, message: `The query parameter [${k}] is not one of [${allowed.join(",")}]` });
-      }
-    }
-    const fields = ctx.url.searchParams.get("compliance_job.fields");
-    if (fields !== null) {
-      for (const f of fields.split(",")) {
-        if (!JOB_FIELDS.includes(f)) {
-          errors.push({
-            parameters: { "compliance_job.fields": [f] },
-            message: `The \`compliance_job.fields\` query parameter value [${f}] is not one of [${JOB_FIELDS.join(",")}]`,
-          });
-        }
-      }
-    }
-    return errors;
-  };
-
-  const idErrors = (id: string): InvalidRequestError[] =>
-    /^[0-9]{1,19}$/.test(id)
-      ? []
-      : [{ parameters: { id: [id] }, message: `The \`id\` query parameter value [${id}] does not match ^[0-9]{1,19}$` }];
-
-  const handleCreate = async (ctx: Ctx): Promise<void> => {
-    const raw = await readSmallBody(ctx, 64 * 1024);
-    let body: unknown;
-    try {
-      body = raw === undefined ? undefined : JSON.parse(raw.toString("utf8"));
-    } catch {
-      body = undefined;
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return sendJson(ctx, 400, invalidRequest([{ parameters: {}, message: "Request body must be a JSON object" }]));
-    }
-    const b = body as Record<string, unknown>;
-    const errors: InvalidRequestError[] = [];
-    for (const k of Object.keys(b)) {
-      if (!["type", "name", "resumable"].includes(k)) {
-        errors.push({ parameters: { [k]: [String(b[k])] }, message: `The body parameter [${k}] is not one of [type,name,resumable]` });
-      }
-    }
-    if (b.type === undefined) {
-      errors.push({ parameters: { type: [] }, message: "The `type` body parameter is required" });
-    } else if (b.type !== "tweets" && b.type !== "users") {
-      errors.push({ parameters: { type: [String(b.type)] }, message: `The \`type\` body parameter value [${String(b.type)}] is not one of [tweets,users]` });
-    }
-    if (b.name !== undefined && (typeof b.name !== "string" || [...b.name].length > 64)) {
-      errors.push({
-        parameters: { name: [String(b.name)] },
-        message: `The \`name\` body parameter value [${String(b.name)}] is not a string of at most 64 characters`,
-      });
-    }
-    if (b.resumable !== undefined && typeof b.resumable !== "boolean") {
-      errors.push({
-        parameters: { resumable: [String(b.resumable)] },
-        message: `The \`resumable\` body parameter value [${String(b.resumable)}] is not one of [true,false]`,
-      });
-    }
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const type = b.type as EmulatorJobType;
-    for (const j of jobs.all()) {
-      const s = jobs.statusOf(j);
-      if (j.type === type && (s === "created" || s === "in_progress")) return sendJson(ctx, 409, problems.conflict);
-    }
-    const job = jobs.create(type, b.name as string | undefined, b.resumable === true);
-    return sendJson(ctx, 200, { data: jobs.json(job) });
-  };
-
-  const handleList = async (ctx: Ctx): Promise<void> => {
-    const q = ctx.url.searchParams;
-    const errors = validateQuery(ctx, ["type", "status", "compliance_job.fields"]);
-    const type = q.get("type");
-    if (type === null || type === "") {
-      errors.push({ parameters: { type: [] }, message: "The `type` query parameter can not be empty" });
-    } else if (type !== "tweets" && type !== "users") {
-      errors.push({ parameters: { type: [type] }, message: `The \`type\` query parameter value [${type}] is not one of [tweets,users]` });
-    }
-    const status = q.get("status");
-    if (status !== null && !LIST_STATUSES.includes(status)) {
-      errors.push({
-        parameters: { status: [status] },
-        message: `The \`status\` query parameter value [${status}] is not one of [${LIST_STATUSES.join(",")}]`,
-      });
-    }
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const list = jobs.all()
-      .filter((j) => j.type === type && (status === null || jobs.statusOf(j) === status))
-      .sort((a, b) => b.createdMs - a.createdMs || (a.id < b.id ? 1 : -1))
-      .map((j) => jobs.json(j));
-    return sendJson(ctx, 200, list.length === 0 ? { meta: { result_count: 0 } } : { data: list, meta: { result_count: list.length } });
-  };
-
-  const handleGet = async (ctx: Ctx, id: string): Promise<void> => {
-    const errors = [...idErrors(id), ...validateQuery(ctx, ["compliance_job.fields"])];
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const job = jobs.get(id);
-    if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
-    if (jobs.statusOf(job) === "in_progress") {
-      job.polls++;
-      if (job.polls >= pollsToComplete) await jobs.finishProcessing(job);
-    }
-    return sendJson(ctx, 200, { data: jobs.json(job) });
-  };
-
-  const handleCancel = async (ctx: Ctx, id: string): Promise<void> => {
-    if (!cancelSupported) return sendJson(ctx, 404, problems.notFound);
-    const errors = idErrors(id);
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const job = jobs.get(id);
-    if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
-    const s = jobs.statusOf(job);
-    if (s === "created" || s === "in_progress") {
-      job.status = "expired";
-      job.error = "cancelled";
-      job.cancelled = true;
-      return sendJson(ctx, 200, { data: { id, cancelled: true } });
-    }
-    return sendJson(ctx, 200, { data: { id, cancelled: false } });
-  };
-
-  const apiJob = async (ctx: Ctx, id: string): Promise<Job | undefined> => {
-    const errors = idErrors(id);
-    if (errors.length > 0) {
-      await sendJson(ctx, 400, invalidRequest(errors));
-      return undefined;
-    }
-    const job = jobs.get(id);
-    if (job === undefined) await sendJson(ctx, 404, { ...jobNotFoundError(id), status: 404 });
-    return job;
-  };
-
-  const handleApiUpload = async (ctx: Ctx, id: string): Promise<void> => {
-    const job = await apiJob(ctx, id);
-    if (job === undefined) return;
-    const { req } = ctx;
-    if (mediaType(headerString(req.headers["content-type"])) !== "text/plain") return sendJson(ctx, 415, problems.unsupportedMediaType);
-    const length = contentLengthOf(req);
-    if (length === undefined) return sendJson(ctx, 411, problems.lengthRequired, { connection: "close" });
-    if (length > maxUploadBytes) return sendJson(ctx, 413, payloadTooLarge(maxUploadBytes), { connection: "close" });
-    const s = jobs.statusOf(job);
-    if (s !== "created") {
-      return sendJson(ctx, 409, conflict(`Job ${id} is ${s}; uploads are accepted only while it is created.`));
-    }
-    const stored = await jobs.storeUpload(ctx, job);
-    if (stored === "cut") return;
-    if (stored === "closed") {
-      return sendJson(ctx, 409, conflict(`Job ${id} is ${jobs.statusOf(job)}; uploads are accepted only while it is created.`));
-    }
-    return sendJson(ctx, 200, { data: jobs.json(job) });
-  };
-
-  const handleApiDownload = async (ctx: Ctx, id: string): Promise<void> => {
-    const job = await apiJob(ctx, id);
-    if (job === undefined) return;
-    const s = jobs.statusOf(job);
-    if (s !== "complete") {
-      return sendJson(ctx, 409, conflict(`Results for job ${id} are not available: its status is ${s}.`));
-    }
-    if (clock.now() > job.createdMs + DOWNLOAD_WINDOW_MS) {
-      return sendJson(ctx, 410, genericProblem(410, `The results of job ${id} expired at ${isoSeconds(job.createdMs + DOWNLOAD_WINDOW_MS)}.`));
-    }
-    return sendFile(ctx, job.resultsFile, "application/x-ndjson", {});
-  };
-
-  const handleApi = async (ctx: Ctx): Promise<void> => {
-    const { req, url } = ctx;
-    if (!url.pathname.startsWith("/2/")) return sendJson(ctx, 404, problems.pageNotFound);
-    if (req.headers.authorization !== `Bearer ${token}`) return sendJson(ctx, 401, problems.unauthorized);
-    const route = ctx.route;
-    if (route === "create" || route === "list" || route === "get" || route === "cancel") {
-      const rl = rate.count(route);
-      ctx.rl = { limit: rl.limit, remaining: rl.remaining, reset: rl.reset };
-      if (rl.exceeded) return sendJson(ctx, 429, problems.tooManyRequests);
-    }
-    const id = API_RE.exec(url.pathname)?.[1] ?? "";
-    switch (route) {
-      case "create":
-        return handleCreate(ctx);
-      case "list":
-        return handleList(ctx);
-      case "get":
-        return handleGet(ctx, id);
-      case "cancel":
-        return handleCancel(ctx, id);
-      case "upload":
-        if (flow !== "api") return sendJson(ctx, 404, problems.pageNotFound);
-        return handleApiUpload(ctx, id);
-      case "download":
-        if (flow !== "api") return sendJson(ctx, 404, problems.pageNotFound);
-        return handleApiDownload(ctx, id);
-      default:
-        return sendJson(ctx, 404, problems.pageNotFound);
-    }
-  };
+  const api: ApiDeps = { token, flow, clock, pollsToComplete, maxUploadBytes, cancelSupported, jobs, rate };
 
   // --- storage origin -----------------------------------------------------------------------
 
@@ -620,7 +386,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const run = async (): Promise<void> => {
       const action = faults.take(origin, route, method);
       if (action !== undefined && (await applyFault(ctx, action, rate))) return;
-      if (origin === "api") await handleApi(ctx);
+      if (origin === "api") await handleApi(api, ctx);
       else await handleStorage(ctx);
     };
 
