@@ -136,10 +136,33 @@ function writeHead(ctx: Ctx, status: number, headers: OutgoingHttpHeaders): void
   ctx.res.writeHead(status, { ...baseHeaders(ctx), ...headers });
 }
 
-function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    res.write(chunk, () => resolve());
+/**
+ * Runs `work` until it ends or the client's connection closes, whichever comes first. An
+ * answer queued behind another on a pipelined connection has no socket of its own yet, and
+ * neither its writes nor a pipeline into it ever settle once that connection is gone.
+ */
+async function untilGone(req: IncomingMessage, work: () => Promise<unknown>, onGone: () => void): Promise<void> {
+  const socket = req.socket;
+  let listener: (() => void) | undefined;
+  const gone = new Promise<void>((resolve) => {
+    if (socket.destroyed) return resolve();
+    listener = () => resolve();
+    socket.once("close", listener);
   });
+  try {
+    const done = await Promise.race([work().then(() => true, () => true), gone.then(() => false)]);
+    if (!done) onGone();
+  } finally {
+    if (listener) socket.removeListener("close", listener);
+  }
+}
+
+function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> {
+  return untilGone(
+    res.req,
+    () => new Promise<void>((resolve) => void res.write(chunk, () => resolve())),
+    () => res.destroy(),
+  );
 }
 
 export async function send(ctx: Ctx, status: number, headers: OutgoingHttpHeaders, body: string | Buffer = ""): Promise<void> {
@@ -221,11 +244,12 @@ export async function sendFile(ctx: Ctx, file: string, contentType: string, extr
     res.socket?.destroy();
     return;
   }
-  try {
-    await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res);
-  } catch {
-    // client went away
-  }
+  const source = createReadStream(file, { start, end, highWaterMark: 1 << 20 });
+  // A pipeline error means the client went away; so does the connection closing first.
+  await untilGone(req, () => pipeline(source, res), () => {
+    source.destroy();
+    res.destroy();
+  });
 }
 
 // --- GCS-style storage errors shared by the storage routes and resumable sessions --------------
