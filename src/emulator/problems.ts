@@ -1,6 +1,6 @@
-// Canned error bodies used by the emulator, in the shapes the real services answer with: the X
-// API v2's JSON problems (`type` URL under https://api.twitter.com/2/problems/, `title`,
-// `detail`; RFC 7807 style) on the API origin, Google Cloud Storage XML errors on the storage origin.
+// Canned error bodies used by the emulator, shaped like the real services' errors: JSON problems
+// (RFC 7807 style: `title`, `detail`, `type`, usually `status`) on the API origin, and GCS XML
+// `<Error><Code>…</Code><Message>…</Message></Error>` documents on the storage origin.
 
 import { STATUS_CODES } from "node:http";
 

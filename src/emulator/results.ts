@@ -2,8 +2,7 @@
 //
 // The rule is a pure function of the ID so tests can compute the expected result file without
 // the server: d = ID mod 100 (its last two digits) decides the event, 10–99 need no action.
-// Formats follow two real delivery files (recorded by academictwitteR's tests, kept in
-// test/fixtures/cassettes/academictwitteR): tweets use
+// Formats follow the real delivery files: tweets use
 // `2019-08-10T12:22:39.022Z`, users `2019-03-02T03:37:59+00:00`, and the file has one blank
 // line after the second result line (a composite-object component boundary in the real files).
 

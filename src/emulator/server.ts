@@ -1,31 +1,29 @@
-// A local emulator of the X API v2 batch compliance endpoints plus the signed-URL storage
-// (GCS-like) they hand out. node:http only; importing this module has no side effects.
-// Behaviour follows X's batch compliance documentation
-// (https://developer.x.com/en/docs/x-api/compliance/batch-compliance/introduction) and real
-// recorded traffic: tweepy's and academictwitteR's test recordings, kept in test/fixtures/cassettes.
+// A local emulator of the X API v2 batch compliance endpoints plus the signed-URL (GCS-like)
+// storage they hand out. node:http only; importing this module has no side effects.
+// Behaviour follows the public X API v2 compliance documentation and the responses the real API
+// and its storage return (status codes, headers, error bodies, result file formats).
+//
+// This module wires the parts together: jobs.ts (job store), faults.ts (fault injection),
+// rate-limit.ts, http-util.ts (request context, responses, body readers), api-routes.ts,
+// storage-routes.ts and resumable.ts (resumable upload sessions).
 
-import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { createReadStream } from "node:fs";
-import { mkdtemp, open, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { pipeline } from "node:stream/promises";
-import {
-  conflict,
-  genericProblem,
-  invalidRequest,
-  jobNotFoundError,
-  payloadTooLarge,
-  problems,
-  xmlError,
-  xmlErrorForStatus,
-  type InvalidRequestError,
-  type ProblemBody,
-} from "./problems.js";
-import { processIdFile, type EmulatorFlow, type EmulatorJobType, type ProcessResult } from "./results.js";
-import { UrlSigner, parseGoogDate, stringToSign, type SignedParams } from "./signing.js";
+import { genericProblem } from "./problems.js";
+import type { EmulatorFlow } from "./results.js";
+import { UrlSigner } from "./signing.js";
+import { classifyApi, handleApi, type ApiDeps } from "./api-routes.js";
+import { applyFault, FaultQueue } from "./faults.js";
+import { logEntry, sendError, type Ctx } from "./http-util.js";
+import { JobStore } from "./jobs.js";
+import { RateLimiter } from "./rate-limit.js";
+import { ResumableSessions } from "./resumable.js";
+import { classifyStorage, handleStorage, type StorageDeps } from "./storage-routes.js";
+import type { Clock, Emulator, EmulatorOptions, Fault, ManualClock, RequestLogEntry } from "./types.js";
 
 export { problems, invalidRequest, jobNotFoundError, xmlError, genericProblem, conflict, payloadTooLarge } from "./problems.js";
 export {
@@ -38,17 +36,22 @@ export {
   SNOWFLAKE_EPOCH_MS,
 } from "./results.js";
 export type { EmulatedEvent, EmulatedErrorLine, EmulatedResultLine, EmulatorFlow, EmulatorJobType, ProcessResult } from "./results.js";
+export type {
+  Clock,
+  ManualClock,
+  RouteKind,
+  RequestLogEntry,
+  JobStatus,
+  EmulatedJobInfo,
+  FaultMatch,
+  FaultAction,
+  Fault,
+  EmulatorOptions,
+  Emulator,
+} from "./types.js";
+export { EMULATOR_APP_ID, UPLOAD_WINDOW_MS, DOWNLOAD_WINDOW_MS } from "./jobs.js";
+export { RESUMABLE_CHUNK } from "./resumable.js";
 
-// ---------------------------------------------------------------------------------------------
-// Public types
-
-export interface Clock {
-  now(): number;
-}
-export interface ManualClock extends Clock {
-  advance(ms: number): void;
-  set(ms: number): void;
-}
 /** A clock that only moves when told to. */
 export function manualClock(startMs: number): ManualClock {
   let t = startMs;
@@ -63,267 +66,20 @@ export function manualClock(startMs: number): ManualClock {
   };
 }
 
-export type RouteKind =
-  | "create"
-  | "list"
-  | "get"
-  | "cancel"
-  | "upload"
-  | "resumable-start"
-  | "resumable-chunk"
-  | "resumable-cancel"
-  | "download"
-  | "unknown";
-
-export interface RequestLogEntry {
-  seq: number;
-  method: string;
-  origin: "api" | "storage";
-  route: RouteKind;
-  /** Path without the query string (signed URLs and upload ids are never logged). */
-  path: string;
-  /** Whether an Authorization header was present; its value is never stored. */
-  authorization: boolean;
-  contentType?: string;
-  contentLength?: number;
-  chunked: boolean;
-  range?: string;
-  contentRange?: string;
-  /** Response status; 0 while pending or when the connection was dropped without a response. */
-  status: number;
-  /** Request body bytes the emulator read. */
-  bytesIn: number;
-}
-
-export type JobStatus = "created" | "in_progress" | "complete" | "failed" | "expired";
-
-export interface EmulatedJobInfo {
-  id: string;
-  type: EmulatorJobType;
-  name?: string;
-  status: JobStatus;
-  resumable: boolean;
-  uploadedBytes: number;
-  uploadedIds: number;
-  getPolls: number;
-  error?: string;
-}
-
-export interface FaultMatch {
-  route?: RouteKind;
-  method?: string;
-  origin?: "api" | "storage";
-}
-export type FaultAction =
-  | { type: "status"; status: number; body?: unknown; headers?: Record<string, string> }
-  | { type: "rate-limit"; resetInSeconds: number }
-  | { type: "usage-cap" }
-  | { type: "reset" }
-  | { type: "cut-body"; afterBytes: number }
-  | { type: "stall"; ms: number }
-  | { type: "drop-upload"; afterBytes: number };
-export interface Fault {
-  match: FaultMatch;
-  /** How many times to apply; default 1 (Infinity when `every` is set). */
-  times?: number;
-  /** Apply to every Nth matching request instead of the next ones. */
-  every?: number;
-  action: FaultAction;
-}
-
-export interface EmulatorOptions {
-  host?: string;
-  port?: number;
-  storagePort?: number;
-  token?: string;
-  flow?: EmulatorFlow;
-  pollsToComplete?: number;
-  clock?: Clock;
-  dataDir?: string;
-  rateLimit?: { limit: number; windowSeconds: number };
-  maxUploadBytes?: number;
-  cancelSupported?: boolean;
-  /**
-   * Testing hook: called synchronously as each request arrives (after it is logged, before it is
-   * handled), so a test can act at an exact moment, e.g. kill its client mid-request.
-   */
-  onRequest?: (entry: RequestLogEntry) => void;
-}
-
-export interface Emulator {
-  apiUrl: string;
-  storageUrl: string;
-  token: string;
-  requests: RequestLogEntry[];
-  jobs(): EmulatedJobInfo[];
-  fault(f: Fault): void;
-  clearFaults(): void;
-  failJob(id: string, error?: string): void;
-  expireJob(id: string): void;
-  close(): Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Constants
-
-/** The `<n>` part of real object names is constant per app; this is the emulator's "app". */
-export const EMULATOR_APP_ID = "1400000000000000001";
-export const UPLOAD_WINDOW_MS = 15 * 60 * 1000;
-export const DOWNLOAD_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
-export const RESUMABLE_CHUNK = 262_144;
-const WRITE_BATCH = 1 << 20;
-const BUCKETS: Record<EmulatorJobType, string> = { tweets: "twttr-tweet-compliance", users: "twttr-user-compliance" };
-const SIMPLE_SIGNED_HEADERS = "content-type;host";
-const RESUMABLE_SIGNED_HEADERS = "content-length;content-type;host;x-goog-resumable";
-const JOB_FIELDS = [
-  "created_at",
-  "download_expires_at",
-  "download_url",
-  "id",
-  "name",
-  "resumable",
-  "status",
-  "type",
-  "upload_expires_at",
-  "upload_url",
-];
-const LIST_STATUSES = ["created", "in_progress", "failed", "complete"];
-const JSON_TYPE = "application/json; charset=utf-8";
-const PROBLEM_TYPE = "application/problem+json";
-const XML_TYPE = "application/xml; charset=UTF-8";
-
-// ---------------------------------------------------------------------------------------------
-// Internal state
-
-interface Job {
-  id: string;
-  type: EmulatorJobType;
-  name?: string;
-  resumable: boolean;
-  createdMs: number;
-  status: JobStatus;
-  error?: string;
-  cancelled: boolean;
-  polls: number;
-  uploadedBytes: number;
-  uploadedIds: number;
-  uploadUrl: string;
-  downloadUrl: string;
-  uploadFile: string;
-  resultsFile: string;
-  processing?: Promise<ProcessResult>;
-  completedMs?: number;
-}
-
-interface Session {
-  id: string;
-  job: Job;
-  file: string;
-  persisted: number;
-  complete: boolean;
-  /** The chunk request currently writing, if any; later requests wait for it. */
-  busy: Promise<void> | null;
-}
-
-interface QueuedFault {
-  match: FaultMatch;
-  times: number;
-  every?: number;
-  action: FaultAction;
-  seen: number;
-  applied: number;
-}
-
-interface RateState {
-  limit: number;
-  remaining: number;
-  reset: number;
-}
-
-interface Ctx {
-  origin: "api" | "storage";
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  route: RouteKind;
-  entry: RequestLogEntry;
-  t0: number;
-  stall?: number;
-  cut?: number;
-  drop?: number;
-  rl?: RateState;
-}
-
-type Range = { start: number; end: number } | "unsatisfiable" | undefined;
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function headerString(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(", ") : v;
-}
-
-function isChunked(req: IncomingMessage): boolean {
-  return /\bchunked\b/i.test(headerString(req.headers["transfer-encoding"]) ?? "");
-}
-
-function contentLengthOf(req: IncomingMessage): number | undefined {
-  const v = req.headers["content-length"];
-  if (v === undefined || isChunked(req)) return undefined;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
-function mediaType(v: string | undefined): string {
-  return (v ?? "").split(";")[0]!.trim().toLowerCase();
-}
-
-function parseRange(header: string | undefined, size: number): Range {
-  if (header === undefined) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (m === null || (m[1] === "" && m[2] === "")) return undefined; // multi-range or malformed: full body
-  if (m[1] === "") {
-    const suffix = Number(m[2]);
-    if (suffix === 0 || size === 0) return "unsatisfiable";
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return "unsatisfiable";
-  return { start, end };
-}
-
-// ---------------------------------------------------------------------------------------------
-
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const host = opts.host ?? "127.0.0.1";
   const flow: EmulatorFlow = opts.flow ?? "storage";
   const token = opts.token ?? `emu-${randomBytes(18).toString("base64url")}`;
-  const pollsToComplete = opts.pollsToComplete ?? 1;
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
-  const rateCfg = opts.rateLimit ?? { limit: 150, windowSeconds: 900 };
-  const maxUploadBytes = opts.maxUploadBytes ?? 128_000_000;
-  const cancelSupported = opts.cancelSupported ?? flow === "api";
   const ownDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "compliant-emulator-")));
   const signer = new UrlSigner(randomBytes(32));
 
-  const requests: RequestLogEntry[] = [];
-  const jobs = new Map<string, Job>();
-  const sessions = new Map<string, Session>();
-  const faults: QueuedFault[] = [];
-  const windows = new Map<string, { start: number; count: number }>();
+  // Lifecycle: background work close() waits for, open sockets it destroys.
   const background = new Set<Promise<unknown>>();
   const sockets = new Set<Socket>();
   const closing = new AbortController();
-  let lastId = 0n;
-  let fileSeq = 0;
   let closed = false;
-
-  let apiUrl = "";
-  let storageUrl = "";
-
   const track = <T>(p: Promise<T>): Promise<T> => {
     const q = p.then(
       () => undefined,
@@ -334,870 +90,24 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     return p;
   };
 
-  const delay = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (closing.signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        closing.signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      closing.signal.addEventListener("abort", done);
-    });
-
-  // --- jobs ---------------------------------------------------------------------------------
-
-  const statusOf = (job: Job): JobStatus =>
-    job.status === "created" && clock.now() > job.createdMs + UPLOAD_WINDOW_MS ? "expired" : job.status;
-
-  const nextJobId = (now: number): string => {
-    let v = BigInt(Math.max(0, Math.floor(now) - 1288834974657)) << 22n;
-    if (v < 10n ** 18n) v += 10n ** 18n;
-    if (v <= lastId) v = lastId + 1n;
-    lastId = v;
-    return v.toString();
+  // All mutable emulator state lives in these objects; the route modules get them explicitly.
+  const jobs = new JobStore({ flow, clock, signer, dataDir, track });
+  const faults = new FaultQueue();
+  const rate = new RateLimiter(opts.rateLimit ?? { limit: 150, windowSeconds: 900 }, clock);
+  const sessions = new ResumableSessions(jobs);
+  const requests: RequestLogEntry[] = [];
+  const maxUploadBytes = opts.maxUploadBytes ?? 128_000_000;
+  const api: ApiDeps = {
+    token,
+    flow,
+    clock,
+    pollsToComplete: opts.pollsToComplete ?? 1,
+    maxUploadBytes,
+    cancelSupported: opts.cancelSupported ?? flow === "api",
+    jobs,
+    rate,
   };
-
-  const objectPath = (type: EmulatorJobType, id: string, kind: "submission" | "delivery"): string =>
-    `/${BUCKETS[type]}/${id}/${kind}/${EMULATOR_APP_ID}_${id}`;
-
-  const createJob = (type: EmulatorJobType, name: string | undefined, resumable: boolean): Job => {
-    const now = clock.now();
-    const createdMs = Math.floor(now / 1000) * 1000;
-    const id = nextJobId(now);
-    let uploadUrl: string;
-    let downloadUrl: string;
-    if (flow === "api") {
-      uploadUrl = `${apiUrl}/2/compliance/jobs/${id}/upload`;
-      downloadUrl = `${apiUrl}/2/compliance/jobs/${id}/download`;
-    } else {
-      uploadUrl = signer.signUrl(
-        storageUrl,
-        resumable ? "POST" : "PUT",
-        objectPath(type, id, "submission"),
-        createdMs,
-        UPLOAD_WINDOW_MS / 1000,
-        resumable ? RESUMABLE_SIGNED_HEADERS : SIMPLE_SIGNED_HEADERS,
-      );
-      downloadUrl = signer.signUrl(storageUrl, "GET", objectPath(type, id, "delivery"), createdMs, DOWNLOAD_WINDOW_MS / 1000, "host");
-    }
-    const job: Job = {
-      id,
-      type,
-      resumable,
-      createdMs,
-      status: "created",
-      cancelled: false,
-      polls: 0,
-      uploadedBytes: 0,
-      uploadedIds: 0,
-      uploadUrl,
-      downloadUrl,
-      uploadFile: join(dataDir, `${id}.upload`),
-      resultsFile: join(dataDir, `${id}.results.ndjson`),
-    };
-    if (name !== undefined) job.name = name;
-    jobs.set(id, job);
-    return job;
-  };
-
-  const jobJson = (job: Job): Record<string, unknown> => {
-    const status = statusOf(job);
-    const o: Record<string, unknown> = { id: job.id, type: job.type };
-    if (job.name !== undefined) o.name = job.name;
-    o.resumable = job.resumable;
-    o.status = status;
-    o.created_at = isoSeconds(job.createdMs);
-    o.upload_url = job.uploadUrl;
-    o.upload_expires_at = isoSeconds(job.createdMs + UPLOAD_WINDOW_MS);
-    o.download_url = job.downloadUrl;
-    o.download_expires_at = isoSeconds(job.createdMs + DOWNLOAD_WINDOW_MS);
-    if (job.error !== undefined && (status === "failed" || job.cancelled)) o.error = job.error;
-    return o;
-  };
-
-  const markUploaded = (job: Job, bytes: number): void => {
-    if (job.status !== "created") return;
-    job.status = "in_progress";
-    job.uploadedBytes = bytes;
-    job.polls = 0;
-    const p = processIdFile(job.uploadFile, job.resultsFile, job.type, flow).then((r) => {
-      job.uploadedIds = r.ids;
-      return r;
-    });
-    job.processing = p;
-    track(p);
-  };
-
-  /** Called when an in_progress job has been polled enough: waits for the results. */
-  const finishProcessing = async (job: Job): Promise<void> => {
-    let r: ProcessResult;
-    try {
-      r = job.processing === undefined ? { ids: 0, events: 0, bytes: 0, error: "no IDs" } : await job.processing;
-    } catch (e) {
-      r = { ids: 0, events: 0, bytes: 0, error: `internal error: ${(e as Error).message}` };
-    }
-    if (job.status !== "in_progress") return; // forced meanwhile
-    if (r.error !== undefined) {
-      job.status = "failed";
-      job.error = r.error;
-    } else {
-      job.status = "complete";
-      job.completedMs = clock.now();
-    }
-  };
-
-  // --- faults and rate limits ---------------------------------------------------------------
-
-  const takeFault = (origin: "api" | "storage", route: RouteKind, method: string): FaultAction | undefined => {
-    let chosen: QueuedFault | undefined;
-    for (const f of faults) {
-      if (f.match.origin !== undefined && f.match.origin !== origin) continue;
-      if (f.match.route !== undefined && f.match.route !== route) continue;
-      if (f.match.method !== undefined && f.match.method.toUpperCase() !== method) continue;
-      f.seen++;
-      if (chosen !== undefined || f.applied >= f.times) continue;
-      if (f.every !== undefined ? f.seen % f.every === 0 : true) chosen = f;
-    }
-    if (chosen === undefined) return undefined;
-    chosen.applied++;
-    if (chosen.applied >= chosen.times) faults.splice(faults.indexOf(chosen), 1);
-    return chosen.action;
-  };
-
-  const countRate = (key: string): RateState & { exceeded: boolean } => {
-    const now = clock.now();
-    const windowMs = rateCfg.windowSeconds * 1000;
-    let w = windows.get(key);
-    if (w === undefined || now >= w.start + windowMs) {
-      w = { start: now, count: 0 };
-      windows.set(key, w);
-    }
-    w.count++;
-    return {
-      limit: rateCfg.limit,
-      remaining: Math.max(0, rateCfg.limit - w.count),
-      reset: Math.ceil((w.start + windowMs) / 1000),
-      exceeded: w.count > rateCfg.limit,
-    };
-  };
-
-  // --- responses ----------------------------------------------------------------------------
-
-  const baseHeaders = (ctx: Ctx): OutgoingHttpHeaders => {
-    if (ctx.origin === "storage") {
-      return { server: "UploadServer", "x-guploader-uploadid": `EMU${randomBytes(12).toString("base64url")}` };
-    }
-    const h: OutgoingHttpHeaders = {
-      server: "compliant-emulator",
-      "cache-control": "no-cache, no-store, max-age=0",
-      "x-response-time": String(Math.max(1, Math.round(performance.now() - ctx.t0))),
-    };
-    if (ctx.rl !== undefined) {
-      h["x-rate-limit-limit"] = String(ctx.rl.limit);
-      h["x-rate-limit-remaining"] = String(ctx.rl.remaining);
-      h["x-rate-limit-reset"] = String(ctx.rl.reset);
-    }
-    return h;
-  };
-
-  const writeHead = (ctx: Ctx, status: number, headers: OutgoingHttpHeaders): void => {
-    ctx.entry.status = status;
-    if (status === 499) ctx.res.statusMessage = "Client Closed Request";
-    ctx.res.writeHead(status, { ...baseHeaders(ctx), ...headers });
-  };
-
-  /**
-   * Runs `work` until it ends or the client's connection closes, whichever comes first. An
-   * answer queued behind another on a pipelined connection has no socket of its own yet, and
-   * neither its writes nor a pipeline into it ever settle once that connection is gone.
-   */
-  const untilGone = async (req: IncomingMessage, work: () => Promise<unknown>, onGone: () => void): Promise<void> => {
-    const socket = req.socket;
-    let listener: (() => void) | undefined;
-    const gone = new Promise<void>((resolve) => {
-      if (socket.destroyed) return resolve();
-      listener = () => resolve();
-      socket.once("close", listener);
-    });
-    try {
-      const done = await Promise.race([work().then(() => true, () => true), gone.then(() => false)]);
-      if (!done) onGone();
-    } finally {
-      if (listener) socket.removeListener("close", listener);
-    }
-  };
-
-  const writeChunk = (res: ServerResponse, chunk: Buffer): Promise<void> =>
-    untilGone(
-      res.req,
-      () => new Promise<void>((resolve) => void res.write(chunk, () => resolve())),
-      () => res.destroy(),
-    );
-
-  const send = async (ctx: Ctx, status: number, headers: OutgoingHttpHeaders, body: string | Buffer = ""): Promise<void> => {
-    const buf = typeof body === "string" ? Buffer.from(body) : body;
-    const { res } = ctx;
-    if (res.destroyed) return;
-    writeHead(ctx, status, { "content-length": buf.length, ...headers });
-    if (ctx.stall !== undefined) {
-      res.flushHeaders();
-      await delay(ctx.stall);
-    }
-    if (ctx.cut !== undefined) {
-      await writeChunk(res, buf.subarray(0, ctx.cut));
-      res.socket?.destroy();
-      return;
-    }
-    if (ctx.req.method === "HEAD") res.end();
-    else res.end(buf);
-  };
-
-  const sendJson = (ctx: Ctx, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): Promise<void> =>
-    send(ctx, status, { "content-type": status >= 400 ? PROBLEM_TYPE : JSON_TYPE, ...headers }, JSON.stringify(body));
-
-  const sendXml = (ctx: Ctx, status: number, xml: string, headers: OutgoingHttpHeaders = {}): Promise<void> =>
-    send(ctx, status, { "content-type": XML_TYPE, ...headers }, xml);
-
-  const sendError = (ctx: Ctx, status: number, problem: ProblemBody, xmlCode?: string, xmlMessage?: string): Promise<void> =>
-    ctx.origin === "storage"
-      ? sendXml(ctx, status, xmlCode !== undefined ? xmlError(xmlCode, xmlMessage ?? "") : xmlErrorForStatus(status))
-      : sendJson(ctx, status, problem);
-
-  const sendFile = async (ctx: Ctx, file: string, contentType: string, extra: OutgoingHttpHeaders): Promise<void> => {
-    const { req, res } = ctx;
-    const size = (await stat(file)).size;
-    const range = parseRange(headerString(req.headers.range), size);
-    if (range === "unsatisfiable") {
-      const headers = { "content-range": `bytes */${size}` };
-      if (ctx.origin === "storage") {
-        return sendXml(ctx, 416, xmlError("InvalidRange", "The requested range cannot be satisfied."), headers);
-      }
-      return sendJson(ctx, 416, genericProblem(416), headers);
-    }
-    const start = range?.start ?? 0;
-    const end = range?.end ?? size - 1;
-    const length = size === 0 ? 0 : end - start + 1;
-    const headers: OutgoingHttpHeaders = {
-      "content-type": contentType,
-      "content-length": length,
-      "accept-ranges": "bytes",
-      ...extra,
-    };
-    if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`;
-    writeHead(ctx, range !== undefined ? 206 : 200, headers);
-    if (ctx.stall !== undefined) {
-      res.flushHeaders();
-      await delay(ctx.stall);
-    }
-    if (req.method === "HEAD" || length === 0) {
-      if (ctx.cut !== undefined) res.socket?.destroy();
-      else res.end();
-      return;
-    }
-    if (ctx.cut !== undefined) {
-      const limit = Math.min(ctx.cut, length);
-      if (limit > 0) {
-        for await (const chunk of createReadStream(file, { start, end: start + limit - 1 }) as AsyncIterable<Buffer>) {
-          if (res.destroyed) break;
-          await writeChunk(res, chunk);
-        }
-      } else {
-        res.flushHeaders();
-        await writeChunk(res, Buffer.alloc(0));
-      }
-      res.socket?.destroy();
-      return;
-    }
-    const source = createReadStream(file, { start, end, highWaterMark: 1 << 20 });
-    // A pipeline error means the client went away; so does the connection closing first.
-    await untilGone(req, () => pipeline(source, res), () => {
-      source.destroy();
-      res.destroy();
-    });
-  };
-
-  // --- request bodies -----------------------------------------------------------------------
-
-  const readSmallBody = async (ctx: Ctx, limit: number): Promise<Buffer | undefined> => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const c of ctx.req as AsyncIterable<Buffer>) {
-      ctx.entry.bytesIn += c.length;
-      total += c.length;
-      if (total > limit) return undefined;
-      chunks.push(c);
-    }
-    return Buffer.concat(chunks);
-  };
-
-  /**
-   * Streams the request body into `file` at `position`, skipping its first `skip` bytes (bytes a
-   * resumable session already holds). Socket chunks are batched into ~1 MiB `writev` calls, which
-   * keeps ingest near loopback speed. With a drop-upload fault, reads `ctx.drop` bytes and
-   * destroys the socket. Whatever arrived is written before resolving; ok=false when the body did
-   * not arrive completely.
-   */
-  const receive = async (
-    ctx: Ctx,
-    file: string,
-    opts: { flags: string; position: number; skip: number },
-  ): Promise<{ ok: boolean; received: number }> => {
-    const { req } = ctx;
-    const fh = await open(file, opts.flags);
-    return new Promise((resolve) => {
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let pos = opts.position;
-      let writing = false;
-      let failed = false;
-      let received = 0;
-      let ended = false;
-      let ok = false;
-      let settled = false;
-      const finalize = (): void => {
-        if (writing || settled) return;
-        if (pendingBytes > 0 && !failed) {
-          flush();
-          return;
-        }
-        settled = true;
-        req.removeListener("data", onData);
-        fh.close().then(
-          () => resolve({ ok: ok && !failed, received }),
-          () => resolve({ ok: false, received }),
-        );
-      };
-      const flush = (): void => {
-        const bufs = pending;
-        const n = pendingBytes;
-        pending = [];
-        pendingBytes = 0;
-        writing = true;
-        fh.writev(bufs, pos)
-          .then(
-            () => undefined,
-            () => {
-              failed = true;
-              req.socket?.destroy();
-            },
-          )
-          .then(() => {
-            writing = false;
-            if (ended) finalize();
-            else if (req.isPaused()) req.resume();
-          });
-        pos += n;
-      };
-      const end = (complete: boolean): void => {
-        if (ended) return;
-        ended = true;
-        ok = complete;
-        finalize();
-      };
-      const onData = (chunk: Buffer): void => {
-        if (ended) return;
-        let c = chunk;
-        let dropNow = false;
-        if (ctx.drop !== undefined && received + c.length >= ctx.drop) {
-          c = c.subarray(0, Math.max(0, ctx.drop - received));
-          dropNow = true;
-        }
-        const before = received;
-        received += c.length;
-        ctx.entry.bytesIn += c.length;
-        if (before < opts.skip) c = c.subarray(Math.min(c.length, opts.skip - before));
-        if (c.length > 0) {
-          pending.push(c);
-          pendingBytes += c.length;
-        }
-        if (dropNow) {
-          req.socket?.destroy();
-          end(false);
-          return;
-        }
-        if (pendingBytes >= WRITE_BATCH) {
-          if (writing) req.pause();
-          else flush();
-        }
-      };
-      req.on("data", onData);
-      req.on("end", () => end(true));
-      req.on("error", () => end(false));
-      req.on("close", () => end(false));
-      if (ctx.drop !== undefined && ctx.drop <= 0) {
-        req.socket?.destroy();
-        end(false);
-      } else if (req.destroyed) {
-        // The connection went away while the file was being opened ('close' already fired).
-        end(false);
-      }
-    });
-  };
-
-  // --- API origin ---------------------------------------------------------------------------
-
-  const API_RE = /^\/2\/compliance\/jobs(?:\/([^/]+)(?:\/(upload|download))?)?\/?$/;
-
-  const classifyApi = (method: string, path: string): RouteKind => {
-    const m = API_RE.exec(path);
-    if (m === null) return "unknown";
-    if (m[1] === undefined) return method === "POST" ? "create" : method === "GET" ? "list" : "unknown";
-    if (m[2] === "upload") return method === "PUT" ? "upload" : "unknown";
-    if (m[2] === "download") return method === "GET" || method === "HEAD" ? "download" : "unknown";
-    return method === "GET" ? "get" : method === "DELETE" ? "cancel" : "unknown";
-  };
-
-  const validateQuery = (ctx: Ctx, allowed: string[]): InvalidRequestError[] => {
-    const errors: InvalidRequestError[] = [];
-    for (const [k, v] of ctx.url.searchParams) {
-      if (!allowed.includes(k)) {
-        errors.push({ parameters: { [k]: [v] }, message: `The query parameter [${k}] is not one of [${allowed.join(",")}]` });
-      }
-    }
-    const fields = ctx.url.searchParams.get("compliance_job.fields");
-    if (fields !== null) {
-      for (const f of fields.split(",")) {
-        if (!JOB_FIELDS.includes(f)) {
-          errors.push({
-            parameters: { "compliance_job.fields": [f] },
-            message: `The \`compliance_job.fields\` query parameter value [${f}] is not one of [${JOB_FIELDS.join(",")}]`,
-          });
-        }
-      }
-    }
-    return errors;
-  };
-
-  const idErrors = (id: string): InvalidRequestError[] =>
-    /^[0-9]{1,19}$/.test(id)
-      ? []
-      : [{ parameters: { id: [id] }, message: `The \`id\` query parameter value [${id}] does not match ^[0-9]{1,19}$` }];
-
-  const handleCreate = async (ctx: Ctx): Promise<void> => {
-    const raw = await readSmallBody(ctx, 64 * 1024);
-    let body: unknown;
-    try {
-      body = raw === undefined ? undefined : JSON.parse(raw.toString("utf8"));
-    } catch {
-      body = undefined;
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return sendJson(ctx, 400, invalidRequest([{ parameters: {}, message: "Request body must be a JSON object" }]));
-    }
-    const b = body as Record<string, unknown>;
-    const errors: InvalidRequestError[] = [];
-    for (const k of Object.keys(b)) {
-      if (!["type", "name", "resumable"].includes(k)) {
-        errors.push({ parameters: { [k]: [String(b[k])] }, message: `The body parameter [${k}] is not one of [type,name,resumable]` });
-      }
-    }
-    if (b.type === undefined) {
-      errors.push({ parameters: { type: [] }, message: "The `type` body parameter is required" });
-    } else if (b.type !== "tweets" && b.type !== "users") {
-      errors.push({ parameters: { type: [String(b.type)] }, message: `The \`type\` body parameter value [${String(b.type)}] is not one of [tweets,users]` });
-    }
-    if (b.name !== undefined && (typeof b.name !== "string" || [...b.name].length > 64)) {
-      errors.push({
-        parameters: { name: [String(b.name)] },
-        message: `The \`name\` body parameter value [${String(b.name)}] is not a string of at most 64 characters`,
-      });
-    }
-    if (b.resumable !== undefined && typeof b.resumable !== "boolean") {
-      errors.push({
-        parameters: { resumable: [String(b.resumable)] },
-        message: `The \`resumable\` body parameter value [${String(b.resumable)}] is not one of [true,false]`,
-      });
-    }
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const type = b.type as EmulatorJobType;
-    for (const j of jobs.values()) {
-      const s = statusOf(j);
-      if (j.type === type && (s === "created" || s === "in_progress")) return sendJson(ctx, 409, problems.conflict);
-    }
-    const job = createJob(type, b.name as string | undefined, b.resumable === true);
-    return sendJson(ctx, 200, { data: jobJson(job) });
-  };
-
-  const handleList = async (ctx: Ctx): Promise<void> => {
-    const q = ctx.url.searchParams;
-    const errors = validateQuery(ctx, ["type", "status", "compliance_job.fields"]);
-    const type = q.get("type");
-    if (type === null || type === "") {
-      errors.push({ parameters: { type: [] }, message: "The `type` query parameter can not be empty" });
-    } else if (type !== "tweets" && type !== "users") {
-      errors.push({ parameters: { type: [type] }, message: `The \`type\` query parameter value [${type}] is not one of [tweets,users]` });
-    }
-    const status = q.get("status");
-    if (status !== null && !LIST_STATUSES.includes(status)) {
-      errors.push({
-        parameters: { status: [status] },
-        message: `The \`status\` query parameter value [${status}] is not one of [${LIST_STATUSES.join(",")}]`,
-      });
-    }
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const list = [...jobs.values()]
-      .filter((j) => j.type === type && (status === null || statusOf(j) === status))
-      .sort((a, b) => b.createdMs - a.createdMs || (a.id < b.id ? 1 : -1))
-      .map(jobJson);
-    return sendJson(ctx, 200, list.length === 0 ? { meta: { result_count: 0 } } : { data: list, meta: { result_count: list.length } });
-  };
-
-  const handleGet = async (ctx: Ctx, id: string): Promise<void> => {
-    const errors = [...idErrors(id), ...validateQuery(ctx, ["compliance_job.fields"])];
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const job = jobs.get(id);
-    if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
-    if (statusOf(job) === "in_progress") {
-      job.polls++;
-      if (job.polls >= pollsToComplete) await finishProcessing(job);
-    }
-    return sendJson(ctx, 200, { data: jobJson(job) });
-  };
-
-  const handleCancel = async (ctx: Ctx, id: string): Promise<void> => {
-    if (!cancelSupported) return sendJson(ctx, 404, problems.notFound);
-    const errors = idErrors(id);
-    if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
-    const job = jobs.get(id);
-    if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
-    const s = statusOf(job);
-    if (s === "created" || s === "in_progress") {
-      job.status = "expired";
-      job.error = "cancelled";
-      job.cancelled = true;
-      return sendJson(ctx, 200, { data: { id, cancelled: true } });
-    }
-    return sendJson(ctx, 200, { data: { id, cancelled: false } });
-  };
-
-  const apiJob = async (ctx: Ctx, id: string): Promise<Job | undefined> => {
-    const errors = idErrors(id);
-    if (errors.length > 0) {
-      await sendJson(ctx, 400, invalidRequest(errors));
-      return undefined;
-    }
-    const job = jobs.get(id);
-    if (job === undefined) await sendJson(ctx, 404, { ...jobNotFoundError(id), status: 404 });
-    return job;
-  };
-
-  const tmpFile = (job: Job): string => join(dataDir, `${job.id}.${++fileSeq}.tmp`);
-
-  /**
-   * Receives a whole (non-resumable) upload into a temp file and keeps it as the job's IDs, if the
-   * job still takes uploads once the body is in (it may have expired meanwhile). "cut": the
-   * connection failed (already answered); "closed": the job stopped taking uploads.
-   */
-  const storeUpload = async (ctx: Ctx, job: Job): Promise<number | "cut" | "closed"> => {
-    const tmp = tmpFile(job);
-    const r = await receive(ctx, tmp, { flags: "w", position: 0, skip: 0 });
-    if (!r.ok || job.status !== "created") {
-      await unlink(tmp).catch(() => undefined);
-      return r.ok ? "closed" : "cut";
-    }
-    await rename(tmp, job.uploadFile);
-    markUploaded(job, r.received);
-    return r.received;
-  };
-
-  const handleApiUpload = async (ctx: Ctx, id: string): Promise<void> => {
-    const job = await apiJob(ctx, id);
-    if (job === undefined) return;
-    const { req } = ctx;
-    if (mediaType(headerString(req.headers["content-type"])) !== "text/plain") return sendJson(ctx, 415, problems.unsupportedMediaType);
-    const length = contentLengthOf(req);
-    if (length === undefined) return sendJson(ctx, 411, problems.lengthRequired, { connection: "close" });
-    if (length > maxUploadBytes) return sendJson(ctx, 413, payloadTooLarge(maxUploadBytes), { connection: "close" });
-    const s = statusOf(job);
-    if (s !== "created") {
-      return sendJson(ctx, 409, conflict(`Job ${id} is ${s}; uploads are accepted only while it is created.`));
-    }
-    const stored = await storeUpload(ctx, job);
-    if (stored === "cut") return;
-    if (stored === "closed") {
-      return sendJson(ctx, 409, conflict(`Job ${id} is ${statusOf(job)}; uploads are accepted only while it is created.`));
-    }
-    return sendJson(ctx, 200, { data: jobJson(job) });
-  };
-
-  const handleApiDownload = async (ctx: Ctx, id: string): Promise<void> => {
-    const job = await apiJob(ctx, id);
-    if (job === undefined) return;
-    const s = statusOf(job);
-    if (s !== "complete") {
-      return sendJson(ctx, 409, conflict(`Results for job ${id} are not available: its status is ${s}.`));
-    }
-    if (clock.now() > job.createdMs + DOWNLOAD_WINDOW_MS) {
-      return sendJson(ctx, 410, genericProblem(410, `The results of job ${id} expired at ${isoSeconds(job.createdMs + DOWNLOAD_WINDOW_MS)}.`));
-    }
-    return sendFile(ctx, job.resultsFile, "application/x-ndjson", {});
-  };
-
-  const handleApi = async (ctx: Ctx): Promise<void> => {
-    const { req, url } = ctx;
-    if (!url.pathname.startsWith("/2/")) return sendJson(ctx, 404, problems.pageNotFound);
-    if (req.headers.authorization !== `Bearer ${token}`) return sendJson(ctx, 401, problems.unauthorized);
-    const route = ctx.route;
-    if (route === "create" || route === "list" || route === "get" || route === "cancel") {
-      const rl = countRate(route);
-      ctx.rl = { limit: rl.limit, remaining: rl.remaining, reset: rl.reset };
-      if (rl.exceeded) return sendJson(ctx, 429, problems.tooManyRequests);
-    }
-    const id = API_RE.exec(url.pathname)?.[1] ?? "";
-    switch (route) {
-      case "create":
-        return handleCreate(ctx);
-      case "list":
-        return handleList(ctx);
-      case "get":
-        return handleGet(ctx, id);
-      case "cancel":
-        return handleCancel(ctx, id);
-      case "upload":
-        if (flow !== "api") return sendJson(ctx, 404, problems.pageNotFound);
-        return handleApiUpload(ctx, id);
-      case "download":
-        if (flow !== "api") return sendJson(ctx, 404, problems.pageNotFound);
-        return handleApiDownload(ctx, id);
-      default:
-        return sendJson(ctx, 404, problems.pageNotFound);
-    }
-  };
-
-  // --- storage origin -----------------------------------------------------------------------
-
-  const STORAGE_RE = /^\/(twttr-tweet-compliance|twttr-user-compliance)\/([0-9]{1,19})\/(submission|delivery)\/([^/]+)$/;
-
-  const classifyStorage = (method: string, url: URL): RouteKind => {
-    const m = STORAGE_RE.exec(url.pathname);
-    if (m === null) return "unknown";
-    const session = url.searchParams.has("upload_id");
-    if (m[3] === "delivery") return !session && (method === "GET" || method === "HEAD") ? "download" : "unknown";
-    if (session) return method === "PUT" ? "resumable-chunk" : method === "DELETE" ? "resumable-cancel" : "unknown";
-    return method === "PUT" ? "upload" : method === "POST" ? "resumable-start" : "unknown";
-  };
-
-  const sendNoSuchKey = (ctx: Ctx): Promise<void> =>
-    sendXml(ctx, 404, xmlError("NoSuchKey", "The specified key does not exist."));
-
-  const sessionResponse = (ctx: Ctx, s: Session): Promise<void> => {
-    if (s.complete) return send(ctx, 200, { "x-goog-stored-content-length": String(s.persisted), "content-type": "text/html; charset=UTF-8" });
-    const headers: OutgoingHttpHeaders = { "content-type": "text/html; charset=UTF-8" };
-    if (s.persisted > 0) headers.range = `bytes=0-${s.persisted - 1}`;
-    return send(ctx, 308, headers);
-  };
-
-  const finalizeSession = async (s: Session): Promise<void> => {
-    s.complete = true;
-    const job = s.job;
-    if (job.status !== "created") return;
-    await rename(s.file, job.uploadFile);
-    markUploaded(job, s.persisted);
-  };
-
-  const handleStorage = async (ctx: Ctx): Promise<void> => {
-    const { req, url, route } = ctx;
-    if (req.headers.authorization !== undefined) {
-      return sendXml(ctx, 400, xmlError("InvalidArgument", "Multiple authentication methods", {
-        Details: "Requests with both a signed URL and an Authorization header are not accepted.",
-      }));
-    }
-    const m = STORAGE_RE.exec(url.pathname);
-    if (m === null) return sendXml(ctx, 404, xmlError("NoSuchBucket", "The specified bucket does not exist."));
-    const q = url.searchParams;
-    const signature = q.get("X-Goog-Signature");
-    if (signature === null) {
-      const perm = route === "download" ? "storage.objects.get" : "storage.objects.create";
-      return sendXml(ctx, 403, xmlError("AccessDenied", "Access denied.", {
-        Details: `Anonymous caller does not have ${perm} access to the Google Cloud Storage object.`,
-      }));
-    }
-    const params: SignedParams = {
-      credential: q.get("X-Goog-Credential") ?? "",
-      date: q.get("X-Goog-Date") ?? "",
-      expires: q.get("X-Goog-Expires") ?? "",
-      signedHeaders: q.get("X-Goog-SignedHeaders") ?? "",
-    };
-    const dateMs = parseGoogDate(params.date);
-    const expiresS = Number(params.expires);
-    if (q.get("X-Goog-Algorithm") !== "GOOG4-RSA-SHA256" || Number.isNaN(dateMs) || !/^\d+$/.test(params.expires) || params.credential === "") {
-      return sendXml(ctx, 400, xmlError("MalformedSecurityHeader", "Your request has a malformed header."));
-    }
-    const signedMethod = route === "download" ? "GET" : route === "upload" ? "PUT" : "POST";
-    const mismatch = (): Promise<void> =>
-      sendXml(ctx, 403, xmlError(
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. Check your Google secret key and signing method.",
-        { StringToSign: stringToSign(req.method ?? "", url.pathname, params) },
-      ));
-    // The method is part of the signature: a method/path the emulator never signed cannot match.
-    if (route === "unknown" || !signer.verify(signedMethod, url.pathname, params, signature)) return mismatch();
-    // Signed header values must match what the emulator signed.
-    if (route === "upload" || route === "resumable-start") {
-      const signed = params.signedHeaders.split(";");
-      if (signed.includes("content-type") && headerString(req.headers["content-type"]) !== "text/plain") return mismatch();
-      if (signed.includes("x-goog-resumable") && headerString(req.headers["x-goog-resumable"]) !== "start") return mismatch();
-      if (route === "resumable-start" && !signed.includes("x-goog-resumable")) return mismatch();
-    }
-    const sessionRoute = route === "resumable-chunk" || route === "resumable-cancel";
-    if (!sessionRoute && clock.now() > dateMs + expiresS * 1000) {
-      return sendXml(ctx, 400, xmlError("ExpiredToken", "The provided token has expired.", {
-        Details: `Request signature expired at: ${new Date(dateMs + expiresS * 1000).toISOString().replace(/\.\d{3}Z$/, "+00:00")}`,
-      }));
-    }
-    const job = jobs.get(m[2]!);
-    if (job === undefined || BUCKETS[job.type] !== m[1] || m[4] !== `${EMULATOR_APP_ID}_${job.id}`) return sendNoSuchKey(ctx);
-
-    if (route === "download") {
-      if (statusOf(job) !== "complete") return sendNoSuchKey(ctx);
-      const completed = job.completedMs ?? clock.now();
-      return sendFile(ctx, job.resultsFile, "application/octet-stream", {
-        "x-goog-stored-content-encoding": "identity",
-        "x-goog-stored-content-length": String((await stat(job.resultsFile)).size),
-        "x-goog-storage-class": "STANDARD",
-        "cache-control": "private, max-age=0",
-        "last-modified": new Date(completed).toUTCString(),
-        etag: `"${job.id}-${completed}"`,
-        "x-goog-generation": String(completed * 1000),
-      });
-    }
-
-    const notAccepting = (): Promise<void> =>
-      sendXml(ctx, 403, xmlError("AccessDenied", "Access denied.", {
-        Details: `The job no longer accepts uploads (status: ${statusOf(job)}).`,
-      }));
-    const missingLength = (): Promise<void> =>
-      sendXml(ctx, 411, xmlError("MissingContentLength", "You must provide the Content-Length HTTP header."), { connection: "close" });
-
-    if (route === "upload") {
-      const length = contentLengthOf(req);
-      if (length === undefined) return missingLength();
-      if (length > maxUploadBytes) {
-        return sendXml(ctx, 413, xmlError("EntityTooLarge", `The upload exceeds the maximum of ${maxUploadBytes} bytes.`), { connection: "close" });
-      }
-      if (job.status !== "created") return notAccepting();
-      const stored = await storeUpload(ctx, job);
-      if (stored === "cut") return;
-      if (stored === "closed") return notAccepting();
-      return send(ctx, 200, {
-        "content-type": "text/html; charset=UTF-8",
-        etag: `"${randomBytes(16).toString("hex")}"`,
-        "x-goog-generation": String(clock.now() * 1000),
-        "x-goog-metageneration": "1",
-        "x-goog-stored-content-length": String(stored),
-        "x-goog-stored-content-encoding": "identity",
-      });
-    }
-
-    if (route === "resumable-start") {
-      if (contentLengthOf(req) === undefined) return missingLength();
-      if (job.status !== "created") return notAccepting();
-      await readSmallBody(ctx, 1 << 20);
-      const uploadId = `EMU${randomBytes(24).toString("base64url")}`;
-      const file = join(dataDir, `${job.id}.${++fileSeq}.part`);
-      await writeFile(file, "");
-      sessions.set(uploadId, { id: uploadId, job, file, persisted: 0, complete: false, busy: null });
-      return send(ctx, 201, {
-        location: `${job.uploadUrl}&upload_id=${uploadId}`,
-        "x-guploader-uploadid": uploadId,
-        "content-type": "text/html; charset=UTF-8",
-      });
-    }
-
-    // Session requests.
-    const session = sessions.get(q.get("upload_id") ?? "");
-    if (session === undefined || session.job !== job) {
-      return sendXml(ctx, 404, xmlError("NoSuchUpload", "The requested upload was not found."));
-    }
-    if (route === "resumable-cancel") {
-      sessions.delete(session.id);
-      if (!session.complete) await unlink(session.file).catch(() => undefined);
-      return send(ctx, 499, { "content-type": "text/html; charset=UTF-8" });
-    }
-    const badRequest = (message: string): Promise<void> => sendXml(ctx, 400, xmlError("InvalidArgument", message));
-    // Requests on one session are serialised (a status query right after a dropped connection
-    // must see what that connection persisted).
-    while (session.busy !== null) await session.busy;
-    if (!sessions.has(session.id)) return sendXml(ctx, 404, xmlError("NoSuchUpload", "The requested upload was not found."));
-    if (session.complete) return sessionResponse(ctx, session);
-    if (job.status !== "created") return notAccepting();
-
-    const cr = headerString(req.headers["content-range"])?.trim();
-    const length = contentLengthOf(req);
-    let start: number;
-    let end: number;
-    let total: number | undefined;
-    if (cr === undefined) {
-      // A PUT without Content-Range uploads the whole object.
-      if (length === undefined) return missingLength();
-      if (length === 0) {
-        if (session.persisted !== 0) return badRequest("Invalid request: the upload already has data.");
-        await finalizeSession(session);
-        return sessionResponse(ctx, session);
-      }
-      start = 0;
-      end = length - 1;
-      total = length;
-    } else {
-      const query = /^bytes \*\/(\d+|\*)$/.exec(cr);
-      if (query !== null) {
-        if (length !== undefined && length > 0) return badRequest("Invalid request: a status query must have an empty body.");
-        if (query[1] !== "*") {
-          const t = Number(query[1]);
-          if (t === session.persisted) {
-            await finalizeSession(session);
-          } else if (t < session.persisted) {
-            return badRequest(`Invalid request: the total size ${t} is smaller than the ${session.persisted} bytes already received.`);
-          }
-        }
-        return sessionResponse(ctx, session);
-      }
-      const chunk = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(cr);
-      if (chunk === null) return badRequest(`Invalid Content-Range: ${cr}`);
-      start = Number(chunk[1]);
-      end = Number(chunk[2]);
-      total = chunk[3] === "*" ? undefined : Number(chunk[3]);
-      if (end < start || (total !== undefined && end >= total)) return badRequest(`Invalid Content-Range: ${cr}`);
-    }
-    if (length === undefined) return missingLength();
-    if (length !== end - start + 1) {
-      return badRequest(`Invalid request: Content-Length ${length} does not match Content-Range bytes ${start}-${end}.`);
-    }
-    if (start > session.persisted) {
-      return badRequest(`Invalid request: the chunk starts at byte ${start} but only ${session.persisted} bytes were received.`);
-    }
-    const final = total !== undefined && end + 1 === total;
-    if (!final && length % RESUMABLE_CHUNK !== 0) {
-      return badRequest(
-        `Invalid request. The number of bytes uploaded is required to be equal or greater than ${RESUMABLE_CHUNK}, except for the final request (it's recommended to be the exact multiple of ${RESUMABLE_CHUNK}). The received request contained ${length} bytes, which does not meet this requirement.`,
-      );
-    }
-    let release = (): void => undefined;
-    session.busy = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    try {
-      const before = session.persisted;
-      const r = await receive(ctx, session.file, { flags: "r+", position: before, skip: before - start });
-      if (!r.ok) {
-        // Keep what arrived, rounded down to whole 256 KiB units, like GCS.
-        const reached = start + r.received;
-        session.persisted = Math.max(before, Math.floor(reached / RESUMABLE_CHUNK) * RESUMABLE_CHUNK);
-        await truncate(session.file, session.persisted).catch(() => undefined);
-        job.uploadedBytes = session.persisted;
-        return;
-      }
-      session.persisted = Math.max(before, end + 1);
-      job.uploadedBytes = session.persisted;
-      if (final) await finalizeSession(session);
-      return sessionResponse(ctx, session);
-    } finally {
-      session.busy = null;
-      release();
-    }
-  };
+  const storage: StorageDeps = { clock, signer, maxUploadBytes, jobs, sessions };
 
   // --- dispatch -----------------------------------------------------------------------------
 
@@ -1212,75 +122,22 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       url = new URL("http://emulator.invalid/");
     }
     const route = origin === "api" ? classifyApi(method, url.pathname) : classifyStorage(method, url);
-    const entry: RequestLogEntry = {
-      seq: ++seq,
-      method,
-      origin,
-      route,
-      path: url.pathname,
-      authorization: req.headers.authorization !== undefined,
-      chunked: isChunked(req),
-      status: 0,
-      bytesIn: 0,
-    };
-    const ct = headerString(req.headers["content-type"]);
-    if (ct !== undefined) entry.contentType = ct;
-    const cl = contentLengthOf(req);
-    if (cl !== undefined) entry.contentLength = cl;
-    const range = headerString(req.headers.range);
-    if (range !== undefined) entry.range = range;
-    const contentRange = headerString(req.headers["content-range"]);
-    if (contentRange !== undefined) entry.contentRange = contentRange;
+    const entry = logEntry(++seq, origin, method, route, url, req);
     requests.push(entry);
     try {
       opts.onRequest?.(entry);
     } catch {
       // A test hook's failure must not break the emulator.
     }
-    const ctx: Ctx = { origin, req, res, url, route, entry, t0 };
+    const ctx: Ctx = { origin, req, res, url, route, entry, t0, closing: closing.signal };
     req.on("error", () => undefined);
     res.on("error", () => undefined);
 
     const run = async (): Promise<void> => {
-      const action = takeFault(origin, route, method);
-      if (action !== undefined) {
-        switch (action.type) {
-          case "reset":
-            req.socket.destroy();
-            return;
-          case "status": {
-            const headers: OutgoingHttpHeaders = { ...action.headers };
-            let body: string;
-            if (action.body === undefined) {
-              body = origin === "storage" ? xmlErrorForStatus(action.status) : JSON.stringify(genericProblem(action.status));
-              headers["content-type"] ??= origin === "storage" ? XML_TYPE : PROBLEM_TYPE;
-            } else if (typeof action.body === "string") {
-              body = action.body;
-              headers["content-type"] ??= origin === "storage" ? XML_TYPE : PROBLEM_TYPE;
-            } else {
-              body = JSON.stringify(action.body);
-              headers["content-type"] ??= action.status >= 400 ? PROBLEM_TYPE : JSON_TYPE;
-            }
-            return send(ctx, action.status, headers, body);
-          }
-          case "rate-limit":
-            ctx.rl = { limit: rateCfg.limit, remaining: 0, reset: Math.ceil(clock.now() / 1000) + action.resetInSeconds };
-            return sendJson(ctx, 429, problems.tooManyRequests);
-          case "usage-cap":
-            return sendJson(ctx, 429, problems.usageCapped);
-          case "stall":
-            ctx.stall = action.ms;
-            break;
-          case "cut-body":
-            ctx.cut = action.afterBytes;
-            break;
-          case "drop-upload":
-            ctx.drop = action.afterBytes;
-            break;
-        }
-      }
-      if (origin === "api") await handleApi(ctx);
-      else await handleStorage(ctx);
+      const action = faults.take(origin, route, method);
+      if (action !== undefined && (await applyFault(ctx, action, rate))) return;
+      if (origin === "api") await handleApi(api, ctx);
+      else await handleStorage(storage, ctx);
     };
 
     const p = run().catch(async (e: unknown) => {
@@ -1296,6 +153,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     });
     track(p);
   };
+
+  // --- servers ------------------------------------------------------------------------------
 
   const makeServer = (origin: "api" | "storage"): Server => {
     const server = createServer({ highWaterMark: 1 << 20 } as object, (req, res) => onRequest(origin, req, res));
@@ -1325,8 +184,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const storageServer = makeServer("storage");
   const urlHost = host.includes(":") ? `[${host}]` : host;
   try {
-    apiUrl = `http://${urlHost}:${await listen(apiServer, opts.port ?? 0)}`;
-    storageUrl = `http://${urlHost}:${await listen(storageServer, opts.storagePort ?? 0)}`;
+    jobs.apiUrl = `http://${urlHost}:${await listen(apiServer, opts.port ?? 0)}`;
+    jobs.storageUrl = `http://${urlHost}:${await listen(storageServer, opts.storagePort ?? 0)}`;
   } catch (e) {
     apiServer.close();
     storageServer.close();
@@ -1341,48 +200,21 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       server.closeAllConnections();
     });
 
-  const mustJob = (id: string): Job => {
-    const job = jobs.get(id);
-    if (job === undefined) throw new Error(`emulator: no job ${id}`);
-    return job;
-  };
-
   return {
-    apiUrl,
-    storageUrl,
+    apiUrl: jobs.apiUrl,
+    storageUrl: jobs.storageUrl,
     token,
     requests,
-    jobs: () =>
-      [...jobs.values()].map((j) => {
-        const info: EmulatedJobInfo = {
-          id: j.id,
-          type: j.type,
-          status: statusOf(j),
-          resumable: j.resumable,
-          uploadedBytes: j.uploadedBytes,
-          uploadedIds: j.uploadedIds,
-          getPolls: j.polls,
-        };
-        if (j.name !== undefined) info.name = j.name;
-        if (j.error !== undefined) info.error = j.error;
-        return info;
-      }),
-    fault: (f: Fault) => {
-      const times = f.times ?? (f.every !== undefined ? Number.POSITIVE_INFINITY : 1);
-      const q: QueuedFault = { match: { ...f.match }, times, action: f.action, seen: 0, applied: 0 };
-      if (f.every !== undefined) q.every = Math.max(1, Math.floor(f.every));
-      faults.push(q);
-    },
-    clearFaults: () => {
-      faults.length = 0;
-    },
+    jobs: () => jobs.all().map((j) => jobs.info(j)),
+    fault: (f: Fault) => faults.add(f),
+    clearFaults: () => faults.clear(),
     failJob: (id: string, error?: string) => {
-      const job = mustJob(id);
+      const job = jobs.mustGet(id);
       job.status = "failed";
       job.error = error ?? "Job failed (forced by the emulator).";
     },
     expireJob: (id: string) => {
-      const job = mustJob(id);
+      const job = jobs.mustGet(id);
       job.status = "expired";
     },
     close: async () => {
