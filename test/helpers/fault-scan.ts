@@ -40,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// node --test runs every file under test/ (NODE_TEST_CONTEXT is set in its children): only a
+// direct `node dist/test/helpers/fault-scan.js` scans.
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.env.NODE_TEST_CONTEXT === undefined) {
   process.exitCode = await main(process.argv.slice(2));
 }
