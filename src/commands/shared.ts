@@ -71,6 +71,23 @@ export interface ResultsTarget {
 }
 
 export async function resultsTarget(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
+  const target = await resultsTargetOf(cwd, path, force);
+  if (target.path !== "-" && !target.inPlace) await checkPartialSlot(path, `${target.path}.partial`);
+  return target;
+}
+
+/**
+ * The `.partial` beside a results file is replaced by a new file when a download starts; a folder
+ * there can't be, so it is refused before anything is created rather than after the upload.
+ */
+async function checkPartialSlot(path: string, partial: string): Promise<void> {
+  const there = await lstat(partial).catch(() => undefined);
+  if (there?.isDirectory()) {
+    throw new UsageError(`${partial} is a folder, where compliant would keep the unfinished download of ${path}; remove or rename that folder, or choose another results path.`);
+  }
+}
+
+async function resultsTargetOf(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
   if (path === "-") return { path: "-", inPlace: false };
   // resolve() drops a trailing slash, which would turn "x/" (a folder) into the file x.
   if (path.endsWith("/")) throw new UsageError(`the results path ${path} names a folder; give a file name such as ${path}results.ndjson.`);

@@ -195,3 +195,20 @@ test("an output path with a trailing slash names a folder and is refused, never 
   assert.match(apply.stderr, /the output file x\/ names a folder/);
   assert.equal(await readFile(join(dir, "x"), "utf8"), "keep\n");
 });
+
+test("a folder where the results' .partial would go is refused before any job is created (exit 2)", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  const emu = await emulatorFor(t);
+  await writeFile(join(dir, "ids.txt"), "1460694452490674100\n1460694452490674101\n");
+  await mkdir(join(dir, "o.ndjson.partial"));
+  await writeFile(join(dir, "o.ndjson.partial", "keep.txt"), "mine\n");
+  const r = await runCli(["all", "--type", "tweets", "-i", "ids.txt", "-o", "o.ndjson", "--interval", "0.05"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /compliant: .*o\.ndjson\.partial is a folder, where compliant would keep the unfinished download of o\.ndjson; remove or rename that folder, or choose another results path\.\n$/);
+  assert.equal(emu.jobs().length, 0, "no job was created");
+  assert.equal(await readFile(join(dir, "o.ndjson.partial", "keep.txt"), "utf8"), "mine\n");
+  assert.equal(existsSync(join(dir, "o.ndjson")), false);
+  const dl = await runCli(["download", "1460694452490674183", "o.ndjson"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(dl.code, 2, show(dl));
+  assert.match(dl.stderr, /o\.ndjson\.partial is a folder/);
+});
