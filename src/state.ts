@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { CliError, ExitCode, UsageError } from "./errors.js";
+import { CliError, ExitCode, systemError, UsageError } from "./errors.js";
 
 // A small record per `all` run, so running the same command again after a crash, a kill or a
 // --timeout continues the existing job instead of creating another (one active job per type).
@@ -308,6 +308,10 @@ async function takeLock(lockFile: string, what: string, busy: (holder: LockRecor
   try {
     await writeExclusive(tmp, JSON.stringify(mine));
   } catch (err) {
+    // A full disk (or quota, or no file handles left) is worth waiting out; anything else means
+    // this folder can't hold state.
+    const system = systemError(err, { where: `a file in the state folder ${dirname(lockFile)}` });
+    if (system?.exitCode === ExitCode.transient) throw system;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`cannot write in the state folder ${dirname(lockFile)} (${code ?? (err as Error).message}); pass --state-dir with a writable folder, or set XDG_STATE_HOME.`);
   }

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { lstat, mkdir, open, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, open, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
@@ -211,4 +212,31 @@ test("a folder where the results' .partial would go is refused before any job is
   const dl = await runCli(["download", "1460694452490674183", "o.ndjson"], { cwd: dir, env: emuEnv(emu) });
   assert.equal(dl.code, 2, show(dl));
   assert.match(dl.stderr, /o\.ndjson\.partial is a folder/);
+});
+
+test("a state folder on a full disk is exit 5 (run again later), not a usage error", async (t) => {
+  const dir = await tempDir(t, "compliant-review-");
+  // A real full file system: a tiny tmpfs, filled. Mounting needs root and a mount namespace
+  // that allows it; where it is refused the test cannot run here and says so. The mount point
+  // is its own folder, unmounted before it is removed.
+  const mnt = await mkdtemp(join(tmpdir(), "compliant-full-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], { stdio: "ignore" });
+  } catch {
+    await rm(mnt, { recursive: true, force: true });
+    t.skip("cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  t.after(async () => {
+    execFileSync("umount", [mnt], { stdio: "ignore" });
+    await rm(mnt, { recursive: true, force: true });
+  });
+  await mkdir(join(mnt, "state"));
+  await writeFile(join(mnt, "fill"), Buffer.alloc(64 * 1024)).catch(() => undefined);
+  const emu = await emulatorFor(t);
+  await writeFile(join(dir, "ids.txt"), "1460694452490674100\n");
+  const r = await runCli(["all", "--type", "tweets", "-i", "ids.txt", "-o", "o.ndjson", "--state-dir", join(mnt, "state")], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 5, show(r));
+  assert.match(r.stderr, /compliant: cannot write to a file in the state folder .*compliant-full-\w+\/state: the disk is full \(ENOSPC\); free some space, then run again\.\n$/);
+  assert.equal(emu.jobs().length, 0, "no job was created");
 });
