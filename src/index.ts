@@ -13,7 +13,7 @@ import { MAX_INTERVAL_S, MAX_TIMEOUT_S, VERSION } from "./cli.js";
 import { checkToken, resolveApiUrl, type GlobalFlags } from "./config.js";
 import type { Context } from "./context.js";
 import { CliError, ExitCode, InterruptedError, systemError, UsageError } from "./errors.js";
-import { DEFAULT_MAX_BYTES_PER_JOB } from "./io/ids.js";
+import type { DownloadSummary } from "./commands/download.js";
 import { createLog, type Log } from "./output/log.js";
 import type { RunSummary } from "./output/render.js";
 import { terminalPolicy } from "./output/terminal.js";
@@ -44,16 +44,8 @@ export interface UploadSummary {
   duplicates: number;
 }
 
-/** What `downloadResults` wrote. */
-export interface DownloadSummary {
-  id: string;
-  results_file: string;
-  events: number;
-  errors: number;
-  by_action: Record<string, number>;
-  by_reason: Record<string, number>;
-  bytes: number;
-}
+/** What `downloadResults` wrote (the same object `compliant download --json` prints). */
+export type { DownloadSummary } from "./commands/download.js";
 
 export interface RunAllOptions extends Omit<ClientOptions, "token"> {
   token: string;
@@ -286,11 +278,9 @@ export class ComplianceClient {
       if (found.status !== "complete") {
         throw new CliError(`job ${found.id} is ${found.status}, so it has no results yet; wait until it is complete.`, ExitCode.refused);
       }
-      const { fetchResults } = await import("./commands/download.js");
-      // A job does not say how many IDs it was given; the most one upload can hold bounds the lines.
-      const limit = { lines: DEFAULT_MAX_BYTES_PER_JOB / 2, why: `the ${(DEFAULT_MAX_BYTES_PER_JOB / 2).toLocaleString("en-US")} IDs one job can take at most` };
-      const stats = await fetchResults(await this.session.client(), found, ctx, { target, force: options.force, limit });
-      return { id: found.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes };
+      const { downloadSummary, fetchResults, UNKNOWN_UPLOAD_LIMIT } = await import("./commands/download.js");
+      const stats = await fetchResults(await this.session.client(), found, ctx, { target, force: options.force, limit: UNKNOWN_UPLOAD_LIMIT });
+      return downloadSummary(found, target, stats);
     });
   }
 

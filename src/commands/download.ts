@@ -15,6 +15,30 @@ export interface DownloadCommandOptions {
   json?: boolean;
 }
 
+/** What `download --json` prints and the library's `downloadResults` resolves to. */
+export interface DownloadSummary {
+  id: string;
+  results_file: string;
+  events: number;
+  errors: number;
+  by_action: Record<string, number>;
+  by_reason: Record<string, number>;
+  bytes: number;
+}
+
+export function downloadSummary(job: Job, target: string, stats: DownloadStats): DownloadSummary {
+  return { id: job.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes };
+}
+
+/**
+ * A job does not say how many IDs it was given, so a download of a job this run did not upload
+ * is bounded by the most one upload can hold.
+ */
+export const UNKNOWN_UPLOAD_LIMIT = {
+  lines: DEFAULT_MAX_BYTES_PER_JOB / 2,
+  why: `the ${(DEFAULT_MAX_BYTES_PER_JOB / 2).toLocaleString("en-US")} IDs one job can take at most`,
+};
+
 /** `compliant download <job> <results-file|->`: streams, validates, and renames into place. */
 export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<void> {
   const { path: target, inPlace } = await resultsTarget(ctx.cwd, resultsFileFrom(opts.resultsFile, opts.args[1]), opts.force);
@@ -24,12 +48,10 @@ export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<v
   if (job.status !== "complete") {
     throw new CliError(`job ${job.id} is ${job.status}, so it has no results yet; run \`compliant status ${job.id} --wait\` first.`, ExitCode.refused);
   }
-  // A job does not say how many IDs it was given; the most one upload can hold bounds the lines.
-  const limit = { lines: DEFAULT_MAX_BYTES_PER_JOB / 2, why: `the ${(DEFAULT_MAX_BYTES_PER_JOB / 2).toLocaleString("en-US")} IDs one job can take at most` };
   const sink = inPlace ? await openInPlace(target) : undefined;
   let stats;
   try {
-    stats = await fetchResults(api, job, ctx, { target, force: opts.force, stream: sink?.stream, limit });
+    stats = await fetchResults(api, job, ctx, { target, force: opts.force, stream: sink?.stream, limit: UNKNOWN_UPLOAD_LIMIT });
   } catch (err) {
     // The first failure is the one to report, not a write error the closing stream repeats.
     await sink?.close().catch(() => undefined);
@@ -37,7 +59,7 @@ export async function run(opts: DownloadCommandOptions, ctx: Context): Promise<v
   }
   await sink?.close();
   if (opts.json && target !== "-") {
-    ctx.stdout.write(`${JSON.stringify({ id: job.id, results_file: target, events: stats.events, errors: stats.errors, by_action: stats.byAction, by_reason: stats.byReason, bytes: stats.bytes })}\n`);
+    ctx.stdout.write(`${JSON.stringify(downloadSummary(job, target, stats))}\n`);
   } else {
     ctx.log.info(`${idCount(stats.events)} need${stats.events === 1 ? "s" : ""} action${stats.events ? "\n" + countsTable("by reason", stats.byReason).trimEnd() : ""}`);
   }
