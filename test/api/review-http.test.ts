@@ -5,43 +5,19 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ComplianceApi } from "../../src/api/client.js";
 import { ApiError } from "../../src/api/errors.js";
 import type { HttpOptions } from "../../src/api/http.js";
 import type { Job } from "../../src/api/schemas.js";
 import { CliError, ExitCode } from "../../src/errors.js";
 import { runCli, tempDir } from "../helpers/cli.js";
-import { hostileServer, jobJson, sendJson } from "../helpers/hostile-http.js";
+import { hostileClient, hostileServer, jobJson, rejection, sendJson } from "../helpers/hostile-http.js";
 import { endlessBody, tokenOf } from "../helpers/hostile-review.js";
 
 const JOB_ID = "1460694452490674183";
 const TOKEN = "review-secret-token";
 
-/** A client for `origin`; backoff sleeps are recorded and skipped. */
-function clientFor(t: TestContext, origin: string, opts: Partial<HttpOptions> = {}): { api: ComplianceApi; sleeps: number[] } {
-  const sleeps: number[] = [];
-  const api = new ComplianceApi(origin, {
-    apiOrigin: origin,
-    token: TOKEN,
-    userAgent: "compliant-test",
-    retry: { baseBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 3 },
-    sleep: async (ms) => {
-      sleeps.push(ms);
-    },
-    ...opts,
-  });
-  t.after(() => api.close());
-  return { api, sleeps };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail("expected a rejection");
-}
+/** A client for `origin` holding this file's token; backoff sleeps are recorded and skipped. */
+const clientFor = (t: TestContext, origin: string, opts: Partial<HttpOptions> = {}) => hostileClient(t, origin, TOKEN, opts);
 
 // ---------------------------------------------------------------------------------------------
 // Header times: a value no Date can hold is not a time to wait for (or to print)

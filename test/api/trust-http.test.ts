@@ -5,43 +5,19 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ComplianceApi } from "../../src/api/client.js";
 import { ApiError, ApiShapeError, NetworkError } from "../../src/api/errors.js";
 import type { HttpOptions } from "../../src/api/http.js";
 import { MAX_TIMER_MS, sleep } from "../../src/api/timers.js";
 import type { Job } from "../../src/api/schemas.js";
 import { CliError, ExitCode } from "../../src/errors.js";
 import { tempDir } from "../helpers/cli.js";
-import { flood, hostileServer, jobJson, sendJson, trickle } from "../helpers/hostile-http.js";
+import { flood, hostileClient, hostileServer, jobJson, rejection, sendJson, trickle } from "../helpers/hostile-http.js";
 
 const JOB_ID = "1460694452490674183";
 const TOKEN = "hostile-test-token";
 
-/** A client for `origin`; backoff sleeps are recorded and skipped. */
-function clientFor(t: TestContext, origin: string, opts: Partial<HttpOptions> = {}): { api: ComplianceApi; sleeps: number[] } {
-  const sleeps: number[] = [];
-  const api = new ComplianceApi(origin, {
-    apiOrigin: origin,
-    token: TOKEN,
-    userAgent: "compliant-test",
-    retry: { baseBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 3 },
-    sleep: async (ms) => {
-      sleeps.push(ms);
-    },
-    ...opts,
-  });
-  t.after(() => api.close());
-  return { api, sleeps };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail("expected a rejection");
-}
+/** A client for `origin` holding this file's token; backoff sleeps are recorded and skipped. */
+const clientFor = (t: TestContext, origin: string, opts: Partial<HttpOptions> = {}) => hostileClient(t, origin, TOKEN, opts);
 
 // ---------------------------------------------------------------------------------------------
 // 12: timers never overflow

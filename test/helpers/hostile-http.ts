@@ -4,7 +4,10 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
+import { ComplianceApi } from "../../src/api/client.js";
+import type { HttpOptions } from "../../src/api/http.js";
 
 export interface SeenRequest {
   method: string;
@@ -105,4 +108,31 @@ export function flood(res: ServerResponse, server: HostileServer, status: number
   };
   res.on("error", () => undefined);
   pump();
+}
+
+/** A client for a hostile server at `origin` with bearer `token`; backoff sleeps are recorded and skipped. */
+export function hostileClient(t: TestContext, origin: string, token: string, opts: Partial<HttpOptions> = {}): { api: ComplianceApi; sleeps: number[] } {
+  const sleeps: number[] = [];
+  const api = new ComplianceApi(origin, {
+    apiOrigin: origin,
+    token,
+    userAgent: "compliant-test",
+    retry: { baseBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 3 },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    ...opts,
+  });
+  t.after(() => api.close());
+  return { api, sleeps };
+}
+
+/** The error `p` rejects with (failing the test if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  assert.fail("expected a rejection");
 }
