@@ -18,20 +18,6 @@
 //   node dist/test/helpers/fault-scan.js 1 300   the same runs outside the test runner, with a
 //                                    count of seeds per failure class
 
-import { describe, it } from "node:test";
-import assert from "node:assert/strict";
-import { explain, makePlan, runPlan, seedConfig } from "../helpers/fault-harness.js";
+import { faultSuite } from "../helpers/fault-harness.js";
 
-const SHARD = 0;
-const cfg = seedConfig(SHARD, 2);
-const kindsNote = process.env.COMPLIANT_FAULT_KINDS ? ` COMPLIANT_FAULT_KINDS=${process.env.COMPLIANT_FAULT_KINDS}` : "";
-
-describe(`compliant all under random kills, cut connections and stale files (shard ${SHARD + 1} of 2)`, { concurrency: cfg.concurrency }, () => {
-  for (const seed of cfg.seeds) {
-    it(`seed ${seed}: the results file is exact and no job is created twice`, async () => {
-      const outcome = await runPlan(makePlan(seed, cfg.kinds));
-      const replay = `COMPLIANT_FAULT_SEED=${seed}${kindsNote} node --test dist/test/e2e/fault-injection-a.test.js`;
-      if (outcome.failures.length > 0) assert.fail(explain(outcome, replay));
-    });
-  }
-});
+faultSuite(0, 2);

@@ -14,9 +14,11 @@
 // The plan is a pure function of the seed (and the enabled kinds); only timing varies between
 // replays. Importing this module does nothing by itself.
 
+import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, truncate, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { describe, it } from "node:test";
 import { join } from "node:path";
 import {
   expectedResultsFile,
@@ -719,4 +721,22 @@ export function seedConfig(shard: number, shards: number, env: NodeJS.ProcessEnv
   const seeds: number[] = [];
   for (let i = shard * per; i < Math.min(runs, (shard + 1) * per); i++) seeds.push(first + i);
   return { seeds, kinds, concurrency };
+}
+
+/**
+ * One shard of the seeded runs as a test suite: one test per seed, whose failure explains the
+ * plan and prints the command that replays it (a replayed seed always runs in the first shard).
+ */
+export function faultSuite(shard: number, shards: number): void {
+  const cfg = seedConfig(shard, shards);
+  const kindsNote = process.env.COMPLIANT_FAULT_KINDS ? ` COMPLIANT_FAULT_KINDS=${process.env.COMPLIANT_FAULT_KINDS}` : "";
+  describe(`compliant all under random kills, cut connections and stale files (shard ${shard + 1} of ${shards})`, { concurrency: cfg.concurrency }, () => {
+    for (const seed of cfg.seeds) {
+      it(`seed ${seed}: the results file is exact and no job is created twice`, async () => {
+        const outcome = await runPlan(makePlan(seed, cfg.kinds));
+        const replay = `COMPLIANT_FAULT_SEED=${seed}${kindsNote} node --test dist/test/e2e/fault-injection-a.test.js`;
+        if (outcome.failures.length > 0) assert.fail(explain(outcome, replay));
+      });
+    }
+  });
 }
