@@ -90,7 +90,7 @@ async function generate(dir: string, records: number, events: number): Promise<{
 }
 
 async function child(dataset: string, results: string, output: string): Promise<void> {
-  const { run } = await import("../src/commands/apply.js");
+  const { run } = await import("../src/jobs/apply.js");
   const { createLog } = await import("../src/output/log.js");
   const stderr = new PassThrough();
   stderr.pipe(process.stderr);

@@ -9,11 +9,12 @@
 import { Readable, Writable } from "node:stream";
 import type { ComplianceApi } from "./api/client.js";
 import { JOB_STATUSES, JOB_TYPES, type Job, type JobType, type KnownJobStatus } from "./api/schemas.js";
-import { MAX_INTERVAL_S, MAX_TIMEOUT_S, VERSION } from "./cli.js";
+import { MAX_INTERVAL_S, MAX_TIMEOUT_S } from "./commands/options.js";
+import { VERSION } from "./version.js";
 import { checkToken, resolveApiUrl, type GlobalFlags } from "./config.js";
 import type { Context } from "./context.js";
 import { CliError, ExitCode, InterruptedError, systemError, UsageError } from "./errors.js";
-import type { DownloadSummary } from "./commands/download.js";
+import type { DownloadSummary } from "./jobs/download.js";
 import { createLog, type Log } from "./output/log.js";
 import type { RunSummary } from "./output/render.js";
 import { terminalPolicy } from "./output/terminal.js";
@@ -45,7 +46,7 @@ export interface UploadSummary {
 }
 
 /** What `downloadResults` wrote (the same object `compliant download --json` prints). */
-export type { DownloadSummary } from "./commands/download.js";
+export type { DownloadSummary } from "./jobs/download.js";
 
 export interface RunAllOptions extends Omit<ClientOptions, "token"> {
   token: string;
@@ -210,7 +211,7 @@ export class ComplianceClient {
       const type = checkType(input?.type, "createJob");
       if (input.name !== undefined) {
         if (typeof input.name !== "string") usage("createJob: name must be a string of 1–64 characters.");
-        const { checkName } = await import("./commands/create.js");
+        const { checkName } = await import("./jobs/create.js");
         checkName(input.name);
       }
       const api = await this.session.client();
@@ -243,21 +244,10 @@ export class ComplianceClient {
     return this.session.run(false, async () => {
       const file = checkPath(path, "uploadIds: the ID file");
       const ctx = this.session.context();
-      const { checkUploadable, uploadPart, validateIds } = await import("./commands/upload.js");
+      const { uploadFile } = await import("./jobs/upload.js");
       const { resolve } = await import("node:path");
-      const ids = await validateIds(resolve(ctx.cwd, file), ctx, {});
-      try {
-        if (ids.parts.length > 1) {
-          usage(`the ID file ${ids.source} is too large for one job (${ids.uploadBytes} bytes, more than 128 MB); use runAll, which splits it across jobs.`);
-        }
-        const api = await this.session.client();
-        const found = await this.job(job);
-        checkUploadable(found, Date.now());
-        await uploadPart(api, found, ids, ids.parts[0]!, ctx);
-        return { id: found.id, ids: ids.ids, bytes: ids.uploadBytes, duplicates: ids.duplicates };
-      } finally {
-        await ids.cleanup();
-      }
+      const { job: found, ids } = await uploadFile(ctx, resolve(ctx.cwd, file), { job: () => this.job(job), tooLarge: "use runAll, which splits it across jobs" });
+      return { id: found.id, ids: ids.ids, bytes: ids.uploadBytes, duplicates: ids.duplicates };
     });
   }
 
@@ -269,18 +259,13 @@ export class ComplianceClient {
     return this.session.run(false, async () => {
       const file = checkPath(path, "downloadResults: the results file");
       const ctx = this.session.context();
-      const { resultsTarget } = await import("./commands/shared.js");
-      const { path: target, inPlace } = await resultsTarget(ctx.cwd, file, options.force);
-      if (inPlace) usage(`the results path ${file} is not a regular file; give a file path.`);
+      const { resultsTarget, targetName } = await import("./io/target.js");
+      const target = await resultsTarget(ctx.cwd, file, options.force);
+      if (target.kind === "device") usage(`the results path ${file} is not a regular file; give a file path.`);
       const found = await this.job(job);
-      const { assertComplete } = await import("./commands/status.js");
-      assertComplete(found);
-      if (found.status !== "complete") {
-        throw new CliError(`job ${found.id} is ${found.status}, so it has no results yet; wait until it is complete.`, ExitCode.refused);
-      }
-      const { downloadSummary, fetchResults, UNKNOWN_UPLOAD_LIMIT } = await import("./commands/download.js");
-      const stats = await fetchResults(await this.session.client(), found, ctx, { target, force: options.force, limit: UNKNOWN_UPLOAD_LIMIT });
-      return downloadSummary(found, target, stats);
+      const { downloadJob, downloadSummary } = await import("./jobs/download.js");
+      const stats = await downloadJob(ctx, await this.session.client(), found, target, { force: options.force, notYet: "wait until it is complete" });
+      return downloadSummary(found, targetName(target), stats);
     });
   }
 
@@ -322,21 +307,17 @@ export async function runAll(options: RunAllOptions): Promise<RunSummary> {
       const timeout = checkSeconds(options.timeoutSeconds, "runAll: timeoutSeconds", MAX_TIMEOUT_S);
       if (options.stateDir !== undefined && (typeof options.stateDir !== "string" || options.stateDir === "")) usage("runAll: stateDir must be a folder path.");
       const ctx = session.context({ json: true, ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}) });
-      const { run } = await import("./commands/all.js");
-      return run(
-        {
-          type,
-          idsFile,
-          resultsFile,
-          json: true,
-          ...(options.name !== undefined ? { name: options.name } : {}),
-          ...(interval !== undefined ? { interval } : {}),
-          ...(timeout !== undefined ? { timeout } : {}),
-          ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),
-          ...(options.force ? { force: true } : {}),
-        },
-        ctx,
-      );
+      const { runAll: run } = await import("./jobs/all.js");
+      return run(ctx, {
+        type,
+        idsFile,
+        resultsFile,
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(interval !== undefined ? { interval } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
+        ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),
+        ...(options.force ? { force: true } : {}),
+      });
     });
   } finally {
     await session.close();

@@ -6,6 +6,7 @@ import { googCrc32c } from "../io/crc32c.js";
 import { ApiError, ApiShapeError, NetworkError } from "./errors.js";
 import { Http, type HttpOptions, type HttpResponse } from "./http.js";
 import { redactUrl } from "./redact.js";
+import type { RateLimitState } from "./retry.js";
 import {
   JobListResponseSchema,
   JobResponseSchema,
@@ -59,6 +60,11 @@ export class ComplianceApi {
 
   close(): Promise<void> {
     return this.http.close();
+  }
+
+  /** The rate-limit budget the API last reported for job lookups (`GET /2/compliance/jobs/:id`), to pace polls by. */
+  jobLookupLimit(): RateLimitState | undefined {
+    return this.http.rateLimitOf("GET", this.url("/2/compliance/jobs/0"));
   }
 
   private url(path: string, query?: Record<string, string | undefined>): string {

@@ -113,6 +113,11 @@ export class Http {
   readonly apiOrigin: string;
   /** Last rate-limit headers seen, per endpoint (method + path with ids replaced by :id). */
   readonly rateLimits = new Map<string, RateLimitState>();
+
+  /** What the API last said of the rate limit of `method url`'s endpoint (ids in the path do not matter). */
+  rateLimitOf(method: string, url: string): RateLimitState | undefined {
+    return this.rateLimits.get(endpointKey(method, url));
+  }
   readonly retry: RetryPolicy;
   private readonly agent: Agent;
   private readonly opts: HttpOptions;

@@ -1,139 +1,43 @@
-import { createReadStream } from "node:fs";
-import { z } from "zod";
-import type { Context } from "../context.js";
-import { UsageError } from "../errors.js";
-import { IdSet } from "../io/id-set.js";
-import { LineSplitter } from "../io/lines.js";
-import { InvalidLines, invalidDatasetError } from "../dataset/invalid.js";
-import { parseLossless } from "../dataset/json-lossless.js";
-import { fieldIds, InvalidRecord, recordIds, type DatasetType } from "../dataset/records.js";
-import { checkInputFile, shown, streamSink } from "../dataset/output.js";
+import { Command, Option } from "commander";
+import { globals, type Define, type Zod } from "./options.js";
 
-const IdsOptions = z.looseObject({
-  args: z.array(z.string()),
-  type: z.enum(["tweets", "users"]).default("tweets"),
-  field: z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, "--field must be a dot path such as data.id or user.id_str").optional(),
-  unique: z.boolean().optional(),
-  skipInvalid: z.boolean().optional(),
-});
-export type IdsOptions = z.input<typeof IdsOptions>;
+const datasetType = (what: string) => new Option("-t, --type <type>", what).choices(["tweets", "users"]).default("tweets");
 
-interface Extraction {
-  invalid: InvalidLines;
-  ids: number;
-  lines: number;
-}
+const FIELD = /^[^.\s]+(\.[^.\s]+)*$/;
 
-/**
- * Reads a dataset and calls `onId` for every ID in it (see recordIds for what counts). Plain ID
- * lines are taken as they are; JSON lines are parsed. Invalid lines are collected, not thrown.
- */
-async function extract(
-  input: AsyncIterable<Buffer | string>,
-  type: DatasetType,
-  field: readonly string[] | undefined,
-  onId: ((id: string) => void) | undefined,
-  onChunkDone: (() => Promise<void>) | undefined,
-  signal: AbortSignal,
-  stopOnInvalid = true,
-): Promise<Extraction> {
-  const result: Extraction = { invalid: new InvalidLines(), ids: 0, lines: 0 };
-  const fieldName = field?.join(".") ?? "";
-  const splitter = new LineSplitter((buf, start, end, lineNo) => {
-    result.lines++;
-    const text = buf.toString("utf8", start, end).trim();
-    if (text === "") return;
-    let ids: string[];
-    const c = text.charCodeAt(0);
-    if (c >= 48 && c <= 57) {
-      if (!/^[0-9]{1,19}$/.test(text)) {
-        result.invalid.add(lineNo, /^[0-9]+$/.test(text) ? "not an ID (more than 19 digits)" : "not an ID or JSON");
-        return;
-      }
-      ids = [text];
-    } else {
-      let value: unknown;
-      try {
-        if (c !== 123) throw new Error("not an object");
-        value = parseLossless(text);
-      } catch {
-        result.invalid.add(lineNo, "not JSON");
-        return;
-      }
-      try {
-        ids = field ? fieldIds(value, field, fieldName) : recordIds(value, type);
-      } catch (err) {
-        if (err instanceof InvalidRecord) {
-          result.invalid.add(lineNo, err.why);
-          return;
-        }
-        throw err;
-      }
-    }
-    if (onId && (!stopOnInvalid || result.invalid.count === 0)) for (const id of ids) onId(id);
-    result.ids += ids.length;
+const options = (z: Zod) =>
+  z.object({
+    args: z.array(z.string()),
+    type: z.enum(["tweets", "users"]),
+    field: z
+      .string()
+      .optional()
+      .refine((f) => f === undefined || FIELD.test(f), { error: "--field must be a dot path such as data.id or user.id_str" }),
+    unique: z.boolean().optional(),
+    skipInvalid: z.boolean().optional(),
   });
-  for await (const chunk of input) {
-    if (signal.aborted) throw signal.reason;
-    splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-    await onChunkDone?.();
-  }
-  splitter.end();
-  await onChunkDone?.();
-  return result;
-}
 
-export async function run(raw: IdsOptions, ctx: Context): Promise<void> {
-  const parsed = IdsOptions.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(issue?.message ?? "invalid options");
-  }
-  const opts = parsed.data;
-  const dataset = opts.args[0];
-  if (dataset === undefined) throw new UsageError("no dataset given; run compliant ids <dataset>, or - to read stdin.");
-  if (opts.args.length > 1) throw new UsageError(`ids takes one dataset, got ${opts.args.length}; concatenate them: cat a.jsonl b.jsonl | compliant ids -`);
-  const fromStdin = dataset === "-";
-  const full = fromStdin ? "-" : await checkInputFile(ctx.cwd, dataset, "dataset");
-  const name = fromStdin ? "(stdin)" : shown(ctx.cwd, full);
-  const field = opts.field?.split(".");
-  const open = (): AsyncIterable<Buffer | string> =>
-    fromStdin ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(full, { highWaterMark: 1 << 20 });
+/** `compliant ids <dataset>`: the Post or user IDs of a dataset, one per line (jobs/ids.ts). */
+export const define: Define = (on) =>
+  new Command("ids")
+    .description("print the Post or user IDs of a dataset, one per line, ready for `compliant all --ids-file -`")
+    .argument("<dataset>", "plain ID list, or JSON Lines of v2 Posts, v2 API response pages (twarc2), v1.1 Posts or user objects; - for stdin")
+    .addOption(datasetType("which IDs: Post IDs, or user/author IDs"))
+    .option("--field <path>", "take IDs from this dot path instead (e.g. data.id, user.id_str); arrays are walked")
+    .option("-u, --unique", "print each ID once (memory grows with the number of distinct IDs)")
+    .option("--skip-invalid", "skip lines that are not JSON or hold no ID (warned on stderr) instead of failing")
+    .addHelpText(
+      "after",
+      `
+Formats, detected line by line: a line starting with a digit is an ID; a line starting with {
+is JSON. --type tweets takes id_str or id, and in v2 pages data[].id plus includes.tweets[].id;
+--type users takes author_id (v2), user.id_str (v1.1), a user object's own id, and in v2 pages
+includes.users[].id. A file is checked completely before the first ID is printed.
 
-  // A file is checked completely before the first ID is printed, so a pipe into
-  // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only
-  // once: there, printing stops at the first invalid line and the run fails at the end.
-  if (!fromStdin && !opts.skipInvalid) {
-    const check = await extract(open(), opts.type, field, undefined, undefined, ctx.signal);
-    if (check.invalid.count > 0) throw invalidDatasetError(name, check.invalid);
-  }
-
-  const seen = opts.unique ? new IdSet() : undefined;
-  const sink = streamSink(ctx.stdout);
-  let pending: string[] = [];
-  let printed = 0;
-  const result = await extract(
-    open(),
-    opts.type,
-    field,
-    (id) => {
-      if (seen && !seen.add(id)) return;
-      pending.push(id);
-      printed++;
-    },
-    async () => {
-      if (pending.length === 0) return;
-      const text = `${pending.join("\n")}\n`;
-      pending = [];
-      await sink.write([Buffer.from(text)]);
-    },
-    ctx.signal,
-    !opts.skipInvalid,
-  );
-  if (result.invalid.count > 0) {
-    if (!opts.skipInvalid) throw invalidDatasetError(name, result.invalid);
-    ctx.log.warn(`skipped ${result.invalid.summary()} of ${name} (--skip-invalid)`);
-  }
-  const dupes = result.ids - printed;
-  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} lines of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
-}
+Examples:
+  compliant ids archive.jsonl > tweet-ids.txt
+  compliant ids --type users --unique archive.jsonl | compliant all --type users --ids-file - --results-file users.ndjson
+  compliant ids --field data.id pages.jsonl
+`,
+    )
+    .action(on(options, async (opts, ctx) => (await import("../jobs/ids.js")).run(opts, ctx)));

@@ -1,34 +1,37 @@
-import { JOB_TYPES, type JobType } from "../api/schemas.js";
-import type { Context } from "../context.js";
-import { jobTable } from "../output/render.js";
-import { newestFirst } from "./shared.js";
+import { Command, Option } from "commander";
+import { globals, typeOption, type Define, type Zod } from "./options.js";
 
-export interface ListOptions {
-  type?: JobType;
-  status?: string;
-  name?: string;
-  json?: boolean;
-}
+const STATUSES = ["created", "in_progress", "complete", "failed", "expired"] as const;
 
-/** `compliant list`: one call per type (the API takes exactly one), newest first. */
-export async function run(opts: ListOptions, ctx: Context): Promise<void> {
-  const api = await ctx.api();
-  const types = opts.type ? [opts.type] : [...JOB_TYPES];
-  // `expired` is a job status but not an accepted filter value (GET /2/compliance/jobs takes
-  // status=created|in_progress|failed|complete, per X's API reference): filter it here.
-  const serverStatus = opts.status === "expired" ? undefined : opts.status;
-  const lists = await Promise.all(types.map((t) => api.listJobs(t, serverStatus, ctx.signal)));
-  const jobs = lists
-    .flat()
-    .filter((j) => (opts.name === undefined || j.name === opts.name) && (opts.status === undefined || j.status === opts.status))
-    .sort(newestFirst);
-  if (opts.json) {
-    ctx.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
-    return;
-  }
-  if (jobs.length === 0) {
-    ctx.log.info(`no ${types.join(" or ")} jobs${opts.status ? ` with status ${opts.status}` : ""}${opts.name ? ` named ${JSON.stringify(opts.name)}` : ""}`);
-    return;
-  }
-  ctx.stdout.write(jobTable(jobs));
-}
+const options = (z: Zod) =>
+  z.object({
+    ...globals(z),
+    type: z.enum(["tweets", "users"]).optional(),
+    status: z.enum(STATUSES).optional(),
+    name: z.string().optional(),
+  });
+
+/** `compliant list`: recent jobs of both types (or one), newest first. */
+export const define: Define = (on) =>
+  new Command("list")
+    .description("list recent jobs (both types unless --type is given)")
+    .addOption(typeOption())
+    .addOption(new Option("-s, --status <status>", "only jobs with this status").choices(STATUSES))
+    .option("-n, --name <name>", "only jobs with this name")
+    .addHelpText("after", "\nExamples:\n  compliant list\n  compliant list --type users --status complete --json | jq -r '.[].id'\n")
+    .action(
+      on(options, async (opts, ctx) => {
+        const { findJobs } = await import("../jobs/resolve.js");
+        const { jobTable } = await import("../output/render.js");
+        const { jobs, types } = await findJobs(ctx, await ctx.api(), opts);
+        if (opts.json) {
+          ctx.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
+          return;
+        }
+        if (jobs.length === 0) {
+          ctx.log.info(`no ${types.join(" or ")} jobs${opts.status ? ` with status ${opts.status}` : ""}${opts.name ? ` named ${JSON.stringify(opts.name)}` : ""}`);
+          return;
+        }
+        ctx.stdout.write(jobTable(jobs));
+      }),
+    );

@@ -1,13 +1,8 @@
 import { constants } from "node:fs";
 import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, extname, join, relative, resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { CliError, ExitCode, UsageError } from "../errors.js";
-
-/** Shows a path relative to the working directory when it is inside it. */
-export function shown(cwd: string, full: string): string {
-  const rel = relative(cwd, full);
-  return rel && !rel.startsWith("..") && !resolve(rel).startsWith("..") ? rel : full;
-}
+import { shown } from "../io/target.js";
 
 /** `posts.jsonl` → `posts.compliant.jsonl`, beside the input. */
 export function defaultOutputPath(datasetFull: string): string {

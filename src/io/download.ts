@@ -1,9 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import type { ComplianceApi } from "../api/client.js";
-import { NetworkError } from "../api/errors.js";
-import type { Job } from "../api/schemas.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import { Crc32c } from "./crc32c.js";
 import { ResultParser, type LineLimit, type ResultStats } from "./results.js";
@@ -16,12 +13,37 @@ export interface Checkpoint {
 
 export const EMPTY_SHA256 = createHash("sha256").digest("hex");
 
+/** One opening of the results from `offset` on (the HTTP layer provides it; see ComplianceApi.openResults). */
+export interface OpenedBody {
+  response: { body: AsyncIterable<unknown> & { dump(): Promise<unknown> } };
+  /** The server honoured the Range request (206 from `offset`). */
+  resumed: boolean;
+  /** Bytes of the whole object when the framing says so. */
+  total?: number;
+  /** How the end of the body can be recognised: "none" means only by the connection closing. */
+  framing: "length" | "chunked" | "none";
+  /** Base64 CRC-32C of the whole object, when the storage sent one. */
+  crc32c?: string;
+  /** The Range asked for starts at or beyond the end of the object (a 416). */
+  unsatisfiable?: boolean;
+  /** The object's size, when an unsatisfiable Range told it. */
+  size?: number;
+}
+
+/** Where a download's bytes come from: opened again from the bytes held after every cut. */
+export interface ResultSource {
+  /** The job whose results these are (for messages). */
+  jobId: string;
+  open(offset: number, signal?: AbortSignal): Promise<OpenedBody>;
+  /** The error to end with when the download was cut more often than it may be resumed. */
+  gaveUp(cause: unknown, attempts: number): Error;
+}
+
+/** Where a download goes: a regular file (through `<path>.partial`, renamed into place), or a stream written as it comes. */
+export type DownloadTo = { file: string } | { stream: NodeJS.WritableStream };
+
 export interface DownloadOptions {
-  /** Absolute path of a regular file (or where one will be made), or "-" for `stdout`. */
-  target: string;
-  stdout: NodeJS.WritableStream;
-  /** Write here instead (a device or FIFO given as the target, written in place); no `.partial`. */
-  stream?: NodeJS.WritableStream;
+  to: DownloadTo;
   force?: boolean;
   /** Bytes of earlier parts already in the `.partial` (split inputs write one file). */
   baseOffset?: number;
@@ -69,9 +91,11 @@ export function partialPath(target: string): string {
  * as it passes; a cut connection resumes with `Range` from the bytes already written, and the file
  * is renamed into place only when complete, so the final path never holds a truncated file.
  */
-export async function downloadResults(api: ComplianceApi, job: Job, opts: DownloadOptions): Promise<DownloadStats> {
-  const out = opts.stream ?? (opts.target === "-" ? opts.stdout : undefined);
-  const partial = out ? undefined : partialPath(opts.target);
+export async function downloadResults(from: ResultSource, opts: DownloadOptions): Promise<DownloadStats> {
+  const job = { id: from.jobId };
+  const out = "stream" in opts.to ? opts.to.stream : undefined;
+  const target = "file" in opts.to ? opts.to.file : undefined;
+  const partial = target !== undefined ? partialPath(target) : undefined;
   const source = `the results of job ${job.id}`;
   const base = opts.baseOffset ?? 0;
 
@@ -137,7 +161,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
     let expectedCrc: string | undefined;
     for (;;) {
       opts.signal?.throwIfAborted();
-      const opened = await api.openResults(job, offset, opts.signal);
+      const opened = await from.open(offset, opts.signal);
       if (opened.unsatisfiable) {
         // A Range from `offset` on that cannot be met: when the object is exactly that long,
         // every byte is already here (a run stopped between the last write and the rename).
@@ -146,7 +170,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
           break;
         }
         if (out) throw new CliError(`the download of job ${job.id} was cut and the server cannot resume it; run the command again.`, ExitCode.transient);
-        if (++resumes > maxResumes) throw new NetworkError(`download the results of job ${job.id}`, new Error("416 Range Not Satisfiable"), resumes);
+        if (++resumes > maxResumes) throw from.gaveUp(new Error("416 Range Not Satisfiable"), resumes);
         restart();
         if (file) await file.truncate(base);
         opts.onResume?.(0, "the bytes kept do not fit the results on the server");
@@ -205,7 +229,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
         if (err instanceof CliError) throw err;
         // The output refusing the bytes (a FIFO's reader gone, a full device) is no cut connection.
         if (streamErrors?.error !== undefined) throw streamErrors.error;
-        if (++resumes > maxResumes) throw new NetworkError(`download the results of job ${job.id}`, err, resumes);
+        if (++resumes > maxResumes) throw from.gaveUp(err, resumes);
         opts.onResume?.(offset, "the connection was cut");
       }
     }
@@ -232,7 +256,7 @@ export async function downloadResults(api: ComplianceApi, job: Job, opts: Downlo
       file = undefined;
       // Recorded before the rename, so a run stopped just before it finds a complete .partial.
       if (opts.onCheckpoint && mark.bytes > 0) await opts.onCheckpoint(mark, true);
-      if (opts.finalize !== false) await renameIntoPlace(partial, opts.target, opts.force, own);
+      if (opts.finalize !== false) await renameIntoPlace(partial, target!, opts.force, own);
     }
     return { ...stats, bytes: offset, sha256, ...(own ? { file: { dev: own.dev, ino: own.ino } } : {}) };
   } catch (err) {

@@ -11,7 +11,7 @@ import { CancelUnsupportedError, ComplianceApi, RESUMABLE_CHUNK } from "../../sr
 import { ApiError, ApiShapeError, NetworkError } from "../../src/api/errors.js";
 import type { HttpOptions } from "../../src/api/http.js";
 import { ExitCode } from "../../src/errors.js";
-import { waitForJob } from "../../src/poll.js";
+import { waitForJob } from "../../src/jobs/poll.js";
 import { expectedResultsFile, manualClock, problems, type Emulator, type EmulatorFlow } from "../../src/emulator/server.js";
 import { emulatorFor, tempDir } from "../helpers/cli.js";
 

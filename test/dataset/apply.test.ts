@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { run as apply } from "../../src/commands/apply.js";
+import { run as apply } from "../../src/jobs/apply.js";
 import { CliError, ExitCode, UsageError } from "../../src/errors.js";
 import { fakeContext, rawLines, workdir } from "./fake-context.js";
 

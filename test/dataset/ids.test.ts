@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { run as apply } from "../../src/commands/apply.js";
-import { run as ids } from "../../src/commands/ids.js";
+import { run as apply } from "../../src/jobs/apply.js";
+import { run as ids } from "../../src/jobs/ids.js";
 import { ExitCode, UsageError } from "../../src/errors.js";
 import { fakeContext, workdir } from "./fake-context.js";
 

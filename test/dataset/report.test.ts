@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { run as report } from "../../src/commands/report.js";
+import { run as report } from "../../src/jobs/report.js";
 import { fakeContext, workdir } from "./fake-context.js";
 
 test("report counts a real results file by action and reason", async () => {

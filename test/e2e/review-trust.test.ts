@@ -12,7 +12,7 @@ import { test } from "node:test";
 import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { HOSTILE_JOB_ID } from "../helpers/hostile-cli.js";
 import { heldDownloads, scriptedJobs } from "../helpers/hostile-review-trust.js";
-import { runKey } from "../../src/state.js";
+import { runKey } from "../../src/jobs/state.js";
 
 const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 

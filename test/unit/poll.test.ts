@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ComplianceApi } from "../../src/api/client.js";
 import { TimeoutError } from "../../src/errors.js";
-import { waitForJob } from "../../src/poll.js";
+import { waitForJob } from "../../src/jobs/poll.js";
 import { emulatorFor } from "../helpers/cli.js";
 import { createJob, putIds } from "../emulator/helpers.js";
 

@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { CliError } from "../../src/errors.js";
-import { runKey, StateStore, type RunState } from "../../src/state.js";
+import { runKey, StateStore, type RunState } from "../../src/jobs/state.js";
 import { tempDir } from "../helpers/cli.js";
 
 const API = "https://api.x.com";

@@ -8,7 +8,7 @@ import { readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { runKey, StateStore, type RunState } from "../../src/state.js";
+import { runKey, StateStore, type RunState } from "../../src/jobs/state.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 
 const STATE_MODULE = pathToFileURL(join(ROOT, "dist", "src", "state.js")).href;

@@ -1,78 +1,38 @@
 import { constants } from "node:fs";
 import { access, lstat, open, realpath, stat } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import type { ComplianceApi } from "../api/client.js";
-import { JOB_TYPES, type Job, type JobType } from "../api/schemas.js";
-import type { Context } from "../context.js";
-import { shown } from "../dataset/output.js";
+import { dirname, relative, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 
-const ID = /^[0-9]{1,19}$/;
+// Where output goes: the checks made on a results path before anything is created, and the
+// in-place writing of a device or FIFO given as one.
 
 /**
- * `<job>` is an id or a name. Names are not unique ("Currently duplicate names are possible",
- * reference client), so the newest job with that name wins, and we say so when several match.
+ * Where results are written:
+ * - `stdout` (the path `-`);
+ * - a regular `file` (or where one will be made), written to `<path>.partial` and renamed over it;
+ * - a `device`, FIFO or socket (or a link to one) given with --force: written in place as a
+ *   stream, with no `.partial` and no rename, so the special file itself is never replaced.
+ * `path` is absolute (a symlink to a regular file stands for that file).
  */
-export async function resolveJob(ctx: Context, api: ComplianceApi, ref: string, type?: JobType): Promise<Job> {
-  if (ID.test(ref)) return api.getJob(ref, ctx.signal);
-  const types = type ? [type] : [...JOB_TYPES];
-  const lists = await Promise.all(types.map((t) => api.listJobs(t, undefined, ctx.signal)));
-  const matches = lists.flat().filter((j) => j.name === ref).sort(newestFirst);
-  const newest = matches[0];
-  if (!newest) {
-    throw new UsageError(`no job named ${JSON.stringify(ref)} was found among recent ${types.join(" and ")} jobs; run \`compliant list\` to see job ids and names.`);
-  }
-  if (matches.length > 1) {
-    ctx.log.warn(`${matches.length} jobs are named ${JSON.stringify(ref)}; using the newest, ${newest.id} (created ${newest.created_at})`);
-  }
-  return newest;
+export type ResultsTarget = { kind: "stdout" } | { kind: "file"; path: string } | { kind: "device"; path: string };
+
+/** The target as a run's record and `--json` output spell it: `-` for stdout, else the absolute path. */
+export function targetName(t: ResultsTarget): string {
+  return t.kind === "stdout" ? "-" : t.path;
 }
 
-export function newestFirst(a: Job, b: Job): number {
-  return Date.parse(b.created_at) - Date.parse(a.created_at);
-}
-
-/** The ID file from `--ids-file` or the positional argument; exactly one of them. */
-export function idsFileFrom(option: string | undefined, positional: string | undefined): string {
-  if (option !== undefined && positional !== undefined && option !== positional) {
-    throw new UsageError(`the ID file was given twice (${positional} and --ids-file ${option}); pass it once.`);
-  }
-  const path = option ?? positional;
-  if (path === undefined) throw new UsageError("no ID file given; pass --ids-file <path>, or - to read IDs from stdin.");
-  return path;
-}
-
-export function resultsFileFrom(option: string | undefined, positional: string | undefined): string {
-  if (option !== undefined && positional !== undefined && option !== positional) {
-    throw new UsageError(`the results file was given twice (${positional} and --results-file ${option}); pass it once.`);
-  }
-  const path = option ?? positional;
-  if (path === undefined) throw new UsageError("no results file given; pass --results-file <path>, or - to write the results to stdout.");
-  return path;
+/** A target as shown to the user: `stdout`, else the path relative to cwd when inside it. */
+export function displayTarget(cwd: string, t: ResultsTarget): string {
+  return t.kind === "stdout" ? "stdout" : shown(cwd, t.path);
 }
 
 /**
  * Preflight for a results path, before anything is created: its folder must exist, and an
- * existing file is only replaced with --force. A symlink to a regular file stands for that file
- * (its real path is returned, so the `.partial` is made beside it and renamed over it).
+ * existing file is only replaced with --force.
  */
-export async function checkResultsPath(cwd: string, path: string, force: boolean | undefined): Promise<string | "-"> {
-  return (await resultsTarget(cwd, path, force)).path;
-}
-
-export interface ResultsTarget {
-  /** Absolute path, or "-" for stdout. */
-  path: string | "-";
-  /**
-   * A device, FIFO or socket (or a link to one) given with --force: written in place as a stream,
-   * with no `.partial` and no rename, so the special file itself is never replaced.
-   */
-  inPlace: boolean;
-}
-
 export async function resultsTarget(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
   const target = await resultsTargetOf(cwd, path, force);
-  if (target.path !== "-" && !target.inPlace) await checkPartialSlot(path, `${target.path}.partial`);
+  if (target.kind === "file") await checkPartialSlot(path, `${target.path}.partial`);
   return target;
 }
 
@@ -88,7 +48,7 @@ async function checkPartialSlot(path: string, partial: string): Promise<void> {
 }
 
 async function resultsTargetOf(cwd: string, path: string, force: boolean | undefined): Promise<ResultsTarget> {
-  if (path === "-") return { path: "-", inPlace: false };
+  if (path === "-") return { kind: "stdout" };
   // resolve() drops a trailing slash, which would turn "x/" (a folder) into the file x.
   if (path.endsWith("/")) throw new UsageError(`the results path ${path} names a folder; give a file name such as ${path}results.ndjson.`);
   const full = resolve(cwd, path);
@@ -104,7 +64,7 @@ async function resultsTargetOf(cwd: string, path: string, force: boolean | undef
   try {
     link = await lstat(full);
   } catch {
-    return { path: full, inPlace: false };
+    return { kind: "file", path: full };
   }
   const existing = link.isSymbolicLink() ? await stat(full).catch(() => undefined) : link;
   if (!existing) throw new UsageError(`the results path ${path} is a symbolic link to a missing file; remove it or choose another path.`);
@@ -112,15 +72,15 @@ async function resultsTargetOf(cwd: string, path: string, force: boolean | undef
   if (!force) {
     throw new UsageError(`the results file ${path} already exists; pass --force to overwrite it, or choose another path.`);
   }
-  if (!existing.isFile()) return { path: full, inPlace: true };
-  if (!link.isSymbolicLink()) return { path: full, inPlace: false };
+  if (!existing.isFile()) return { kind: "device", path: full };
+  if (!link.isSymbolicLink()) return { kind: "file", path: full };
   const real = await realpath(full);
   try {
     await access(dirname(real), 2 /* W_OK */);
   } catch {
     throw new UsageError(`cannot replace the results file ${path}: it links to ${real}, whose folder is not writable; choose another path.`);
   }
-  return { path: real, inPlace: false };
+  return { kind: "file", path: real };
 }
 
 /**
@@ -181,7 +141,13 @@ export async function refuseSameFile(
   }
 }
 
-/** A results target as shown to the user: `stdout` for `-`, else relative to cwd when inside it. */
+/** A path as shown to the user: relative to cwd when inside it, else absolute. */
+export function shown(cwd: string, full: string): string {
+  const rel = relative(cwd, full);
+  return rel && !rel.startsWith("..") && !resolve(rel).startsWith("..") ? rel : full;
+}
+
+/** A path given as `-` (stdout) or a results target's absolute path, as shown to the user. */
 export function displayPath(cwd: string, full: string): string {
   return full === "-" ? "stdout" : shown(cwd, full);
 }

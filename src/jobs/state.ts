@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { CliError, ExitCode, systemError, UsageError } from "./errors.js";
+import { CliError, ExitCode, systemError, UsageError } from "../errors.js";
 
 // A small record per `all` run, so running the same command again after a crash, a kill or a
 // --timeout continues the existing job instead of creating another (one active job per type).

@@ -1,9 +1,10 @@
-import type { ComplianceApi } from "./api/client.js";
-import { utcSeconds } from "./api/errors.js";
-import { pollDelayMs } from "./api/retry.js";
-import { TERMINAL_STATUSES, type Job } from "./api/schemas.js";
-import { deadline as clockFor, sleep as sleepFor } from "./api/timers.js";
-import { CliError, ExitCode, TimeoutError } from "./errors.js";
+import type { ComplianceApi } from "../api/client.js";
+import { utcSeconds } from "../api/errors.js";
+import { pollDelayMs } from "../api/retry.js";
+import { TERMINAL_STATUSES, type Job } from "../api/schemas.js";
+import { deadline as clockFor, sleep as sleepFor } from "../api/timers.js";
+import { CliError, ExitCode, JobEndedError, TimeoutError } from "../errors.js";
+import { forTerminal } from "../output/escape.js";
 
 /**
  * The read made once the timeout has passed (so a job that finished right at it is not reported
@@ -64,7 +65,7 @@ export async function waitForJob(api: ComplianceApi, id: string, opts: WaitOptio
       opts.onPoll?.(job, changed, undefined);
       return job;
     }
-    const budget = api.http.rateLimits.get("GET /2/compliance/jobs/:id");
+    const budget = api.jobLookupLimit();
     let delay = pollDelayMs(opts.intervalMs, budget, now());
     if (delay > maxWaitMs) {
       // Rate-limit headers are trusted for one window; a reset further away is not waited for.
@@ -97,4 +98,19 @@ function timeout(id: string, job: Job | undefined, opts: WaitOptions): TimeoutEr
   const hint = opts.resumeHint ?? `compliant status ${id} --wait`;
   const where = job ? `is still ${job.status}` : "could not be read";
   return new TimeoutError(`job ${id} ${where} after the ${seconds} s timeout; run \`${hint}\` to keep waiting.`);
+}
+
+/** Seconds between polls: --interval, else 30 s (the reference client's pace), 1 s on the emulator. */
+export function defaultIntervalMs(interval: number | undefined, emulator: boolean | undefined): number {
+  return (interval ?? (emulator ? 1 : 30)) * 1000;
+}
+
+/** A job that ended without results is exit 6, with what to do next. */
+export function assertComplete(job: Job): void {
+  if (job.status === "failed") {
+    throw new JobEndedError(`job ${job.id} failed${job.error ? ` (${forTerminal(job.error)})` : ""}; check the ID file (one ${job.type === "users" ? "user" : "Post"} ID per line) and run it again as a new job.`);
+  }
+  if (job.status === "expired") {
+    throw new JobEndedError(`job ${job.id} expired${job.error ? ` (${forTerminal(job.error)})` : ""} before it completed; create a new job and upload the IDs within 15 minutes.`);
+  }
 }

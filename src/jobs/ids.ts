@@ -1,0 +1,136 @@
+import { createReadStream } from "node:fs";
+import type { Context } from "../context.js";
+import { UsageError } from "../errors.js";
+import { IdSet } from "../io/id-set.js";
+import { LineSplitter } from "../io/lines.js";
+import { InvalidLines, invalidDatasetError } from "../dataset/invalid.js";
+import { parseLossless } from "../dataset/json-lossless.js";
+import { fieldIds, InvalidRecord, recordIds, type DatasetType } from "../dataset/records.js";
+import { checkInputFile, streamSink } from "../dataset/output.js";
+import { shown } from "../io/target.js";
+
+/** What `compliant ids` is told (commands/ids.ts declares and checks the flags). */
+export interface IdsOptions {
+  args: string[];
+  /** Default tweets. */
+  type?: "tweets" | "users";
+  /** A dot path such as data.id, already checked. */
+  field?: string;
+  unique?: boolean;
+  skipInvalid?: boolean;
+}
+
+interface Extraction {
+  invalid: InvalidLines;
+  ids: number;
+  lines: number;
+}
+
+/**
+ * Reads a dataset and calls `onId` for every ID in it (see recordIds for what counts). Plain ID
+ * lines are taken as they are; JSON lines are parsed. Invalid lines are collected, not thrown.
+ */
+async function extract(
+  input: AsyncIterable<Buffer | string>,
+  type: DatasetType,
+  field: readonly string[] | undefined,
+  onId: ((id: string) => void) | undefined,
+  onChunkDone: (() => Promise<void>) | undefined,
+  signal: AbortSignal,
+  stopOnInvalid = true,
+): Promise<Extraction> {
+  const result: Extraction = { invalid: new InvalidLines(), ids: 0, lines: 0 };
+  const fieldName = field?.join(".") ?? "";
+  const splitter = new LineSplitter((buf, start, end, lineNo) => {
+    result.lines++;
+    const text = buf.toString("utf8", start, end).trim();
+    if (text === "") return;
+    let ids: string[];
+    const c = text.charCodeAt(0);
+    if (c >= 48 && c <= 57) {
+      if (!/^[0-9]{1,19}$/.test(text)) {
+        result.invalid.add(lineNo, /^[0-9]+$/.test(text) ? "not an ID (more than 19 digits)" : "not an ID or JSON");
+        return;
+      }
+      ids = [text];
+    } else {
+      let value: unknown;
+      try {
+        if (c !== 123) throw new Error("not an object");
+        value = parseLossless(text);
+      } catch {
+        result.invalid.add(lineNo, "not JSON");
+        return;
+      }
+      try {
+        ids = field ? fieldIds(value, field, fieldName) : recordIds(value, type);
+      } catch (err) {
+        if (err instanceof InvalidRecord) {
+          result.invalid.add(lineNo, err.why);
+          return;
+        }
+        throw err;
+      }
+    }
+    if (onId && (!stopOnInvalid || result.invalid.count === 0)) for (const id of ids) onId(id);
+    result.ids += ids.length;
+  });
+  for await (const chunk of input) {
+    if (signal.aborted) throw signal.reason;
+    splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    await onChunkDone?.();
+  }
+  splitter.end();
+  await onChunkDone?.();
+  return result;
+}
+
+export async function run(given: IdsOptions, ctx: Context): Promise<void> {
+  const opts = { ...given, type: given.type ?? "tweets" };
+  const dataset = opts.args[0];
+  if (dataset === undefined) throw new UsageError("no dataset given; run compliant ids <dataset>, or - to read stdin.");
+  if (opts.args.length > 1) throw new UsageError(`ids takes one dataset, got ${opts.args.length}; concatenate them: cat a.jsonl b.jsonl | compliant ids -`);
+  const fromStdin = dataset === "-";
+  const full = fromStdin ? "-" : await checkInputFile(ctx.cwd, dataset, "dataset");
+  const name = fromStdin ? "(stdin)" : shown(ctx.cwd, full);
+  const field = opts.field?.split(".");
+  const open = (): AsyncIterable<Buffer | string> =>
+    fromStdin ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(full, { highWaterMark: 1 << 20 });
+
+  // A file is checked completely before the first ID is printed, so a pipe into
+  // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only
+  // once: there, printing stops at the first invalid line and the run fails at the end.
+  if (!fromStdin && !opts.skipInvalid) {
+    const check = await extract(open(), opts.type, field, undefined, undefined, ctx.signal);
+    if (check.invalid.count > 0) throw invalidDatasetError(name, check.invalid);
+  }
+
+  const seen = opts.unique ? new IdSet() : undefined;
+  const sink = streamSink(ctx.stdout);
+  let pending: string[] = [];
+  let printed = 0;
+  const result = await extract(
+    open(),
+    opts.type,
+    field,
+    (id) => {
+      if (seen && !seen.add(id)) return;
+      pending.push(id);
+      printed++;
+    },
+    async () => {
+      if (pending.length === 0) return;
+      const text = `${pending.join("\n")}\n`;
+      pending = [];
+      await sink.write([Buffer.from(text)]);
+    },
+    ctx.signal,
+    !opts.skipInvalid,
+  );
+  if (result.invalid.count > 0) {
+    if (!opts.skipInvalid) throw invalidDatasetError(name, result.invalid);
+    ctx.log.warn(`skipped ${result.invalid.summary()} of ${name} (--skip-invalid)`);
+  }
+  const dupes = result.ids - printed;
+  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} lines of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
+}
