@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { globals, type Define, type Zod } from "./options.js";
+import { type Define, type Zod } from "./options.js";
 
 const datasetType = (what: string) => new Option("-t, --type <type>", what).choices(["tweets", "users"]).default("tweets");
 

@@ -1,7 +1,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { CliError, ExitCode, UsageError } from "../errors.js";
+import { open, unlink, type FileHandle } from "node:fs/promises";
+import { CliError, ExitCode } from "../errors.js";
+import { createPartial, partialPath, ReplacedPartialError, renameIntoPlace } from "./atomic-file.js";
 import { Crc32c } from "./crc32c.js";
 import { ResultParser, type LineLimit, type ResultStats } from "./results.js";
 
@@ -82,9 +83,6 @@ export interface DownloadStats extends ResultStats {
   file?: { dev: number; ino: number };
 }
 
-export function partialPath(target: string): string {
-  return `${target}.partial`;
-}
 
 /**
  * Streams a job's results to `<target>.partial` (or a stream), validating and counting every line
@@ -302,18 +300,9 @@ async function openPartial(partial: string, base: number, opts: DownloadOptions)
     }
     opts.onDiscard?.(`${partial} is not the file the earlier run wrote; downloading afresh`);
   }
-  for (let attempt = 0; ; attempt++) {
-    const gone = await unlink(partial).then(() => true, (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return false;
-      throw err;
-    });
-    if (gone && !opts.resumeFrom) opts.onDiscard?.(`removed ${partial} left by an earlier run; downloading afresh`);
-    try {
-      return await open(partial, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 2) throw err;
-    }
-  }
+  return createPartial(partial, () => {
+    if (!opts.resumeFrom) opts.onDiscard?.(`removed ${partial} left by an earlier run; downloading afresh`);
+  });
 }
 
 /** Feeds the first `cp.bytes` bytes of this part back through `feed`; false when the file is shorter. */
@@ -357,46 +346,6 @@ async function dropPart(partial: string, base: number): Promise<void> {
   const fh = await open(partial, constants.O_RDWR | constants.O_NOFOLLOW).catch(() => undefined);
   await fh?.truncate(base).catch(() => undefined);
   await fh?.close().catch(() => undefined);
-}
-
-class ReplacedPartialError extends CliError {}
-
-/**
- * Moves a finished `.partial` onto the results path. Only a regular file (or nothing) is ever
- * replaced: a device, FIFO or link found there now is left alone, and the download stays kept.
- */
-export async function renameIntoPlace(partial: string, target: string, force: boolean | undefined, own?: { dev: number; ino: number }): Promise<void> {
-  // Another process writing the same results path removes this run's .partial and makes its own
-  // there: renaming that one would put its unfinished file in place, so only the file this run
-  // wrote is renamed, and the results path must be that file afterwards.
-  const replaced = () =>
-    new ReplacedPartialError(
-      `${partial} was replaced by another process while this run was writing it (another download to ${target}?), so the results file is not this run's; run one download per results file, then run this one again.`,
-      ExitCode.transient,
-    );
-  const same = (s: { dev: number; ino: number } | undefined) => s !== undefined && own !== undefined && s.dev === own.dev && s.ino === own.ino;
-  if (own && !same(await lstat(partial).catch(() => undefined))) throw replaced();
-  const existing = await lstat(target).catch(() => undefined);
-  if (existing && !force) {
-    throw new UsageError(`the results file ${target} appeared while downloading; pass --force to overwrite it. The download is kept in ${partial}.`);
-  }
-  if (existing && !existing.isFile()) {
-    throw new UsageError(`the results path ${target} became ${kindOf(existing)} while downloading; it is left as it is, and the download is kept in ${partial}. Run again to write into it, or choose another path.`);
-  }
-  await rename(partial, target).catch((err: NodeJS.ErrnoException) => {
-    throw own && err.code === "ENOENT" ? replaced() : err;
-  });
-  if (own && !same(await lstat(target).catch(() => undefined))) throw replaced();
-}
-
-export function kindOf(s: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
-  if (s.isFile()) return "a regular file";
-  if (s.isDirectory()) return "a folder";
-  if (s.isSymbolicLink()) return "a symbolic link";
-  if (s.isFIFO()) return "a FIFO";
-  if (s.isCharacterDevice()) return "a character device";
-  if (s.isBlockDevice()) return "a block device";
-  return "a socket";
 }
 
 const WRITE_BATCH = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, realpath, stat } from "node:fs/promises";
+import { lstat, open, realpath } from "node:fs/promises";
 import { dirname, resolve, sep } from "node:path";
 import { CancelUnsupportedError, type ComplianceApi } from "../api/client.js";
 import { ApiError } from "../api/errors.js";
@@ -8,7 +8,8 @@ import type { Job, JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError, UsageError } from "../errors.js";
-import { partialPath, renameIntoPlace, type DownloadStats } from "../io/download.js";
+import { partialPath, renameIntoPlace } from "../io/atomic-file.js";
+import type { DownloadStats } from "../io/download.js";
 import type { PreparedIds } from "../io/ids.js";
 import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
 import { displayPath, displayTarget, openInPlace, refuseSameFile, resultsTarget, targetName, type ResultsTarget } from "../io/target.js";

@@ -1,18 +1,12 @@
-import { createReadStream } from "node:fs";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import { DatasetApplier, type ApplierCounts } from "../dataset/applier.js";
 import { loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
 import { forTerminal } from "../output/escape.js";
-import {
-  atomicFileSink,
-  checkInputFile,
-  checkOutputFile,
-  defaultOutputPath,
-  streamSink,
-  type Sink,
-} from "../dataset/output.js";
+import { checkOutputFile, defaultOutputPath } from "../dataset/output.js";
+import { inputFrom, inputName, readInput } from "../io/input.js";
+import { atomicFileSink, streamSink, type Sink } from "../io/atomic-file.js";
 import type { DatasetType } from "../dataset/records.js";
 import { shown } from "../io/target.js";
 
@@ -60,15 +54,14 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   if (opts.args.length > 1) throw new UsageError(`apply takes one dataset, got ${opts.args.length}; run it once per file.`);
 
   // Preflight: every path is checked before anything is read or written.
-  const fromStdin = dataset === "-";
-  const datasetFull = fromStdin ? "-" : await checkInputFile(ctx.cwd, dataset, "dataset");
-  const resultsFull = opts.results === "-" ? "-" : await checkInputFile(ctx.cwd, opts.results, "results file");
-  if (fromStdin && resultsFull === "-") throw new UsageError("the dataset and the results file cannot both come from stdin.");
+  const datasetIn = await inputFrom(ctx.cwd, dataset, "dataset");
+  const resultsIn = await inputFrom(ctx.cwd, opts.results, "results file");
+  if (datasetIn.kind === "stdin" && resultsIn.kind === "stdin") throw new UsageError("the dataset and the results file cannot both come from stdin.");
   const inputs = [
-    ...(datasetFull !== "-" ? [{ full: datasetFull, what: "dataset" }] : []),
-    ...(resultsFull !== "-" ? [{ full: resultsFull, what: "results file" }] : []),
+    ...(datasetIn.kind === "file" ? [{ full: datasetIn.path, what: "dataset" }] : []),
+    ...(resultsIn.kind === "file" ? [{ full: resultsIn.path, what: "results file" }] : []),
   ];
-  const outPath = opts.output ?? (fromStdin ? "-" : shown(ctx.cwd, defaultOutputPath(datasetFull)));
+  const outPath = opts.output ?? (datasetIn.kind === "stdin" ? "-" : shown(ctx.cwd, defaultOutputPath(datasetIn.path)));
   const outFull = outPath === "-" ? "-" : await checkOutputFile(ctx.cwd, outPath, "output file", { force: Boolean(opts.force), inputs });
   let removedFull: string | undefined;
   if (opts.removed !== undefined) {
@@ -81,11 +74,11 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
       inputs: [...inputs, ...(outFull !== "-" ? [{ full: outFull, what: "output file" }, { full: `${outFull}.partial`, what: "output's temporary file" }] : [])],
     });
   }
-  const datasetName = fromStdin ? "(stdin)" : shown(ctx.cwd, datasetFull);
-  const resultsName = resultsFull === "-" ? "(stdin)" : shown(ctx.cwd, resultsFull);
+  const datasetName = inputName(ctx.cwd, datasetIn);
+  const resultsName = inputName(ctx.cwd, resultsIn);
 
   // The whole results file is read (and validated) first: memory grows with events only.
-  const results = await loadResults(resultsName, resultsFull === "-" ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(resultsFull, { highWaterMark: 1 << 20 }));
+  const results = await loadResults(resultsName, readInput(resultsIn, ctx.stdin));
   const otherList = Object.entries(results.otherActions)
     .map(([a, n]) => `${forTerminal(a)}: ${n}`)
     .join(", ");
@@ -111,7 +104,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const applier = new DatasetApplier(opts.type, results.index, removedFull !== undefined);
   try {
     if (removedFull !== undefined) audit = await atomicFileSink(removedFull);
-    const input = fromStdin ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(datasetFull, { highWaterMark: 1 << 20 });
+    const input = readInput(datasetIn, ctx.stdin);
     for await (const chunk of input) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       applier.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);

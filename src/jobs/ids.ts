@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
@@ -6,8 +5,8 @@ import { LineSplitter } from "../io/lines.js";
 import { InvalidLines, invalidDatasetError } from "../dataset/invalid.js";
 import { parseLossless } from "../dataset/json-lossless.js";
 import { fieldIds, InvalidRecord, recordIds, type DatasetType } from "../dataset/records.js";
-import { checkInputFile, streamSink } from "../dataset/output.js";
-import { shown } from "../io/target.js";
+import { streamSink } from "../io/atomic-file.js";
+import { inputFrom, inputName, readInput } from "../io/input.js";
 
 /** What `compliant ids` is told (commands/ids.ts declares and checks the flags). */
 export interface IdsOptions {
@@ -90,12 +89,11 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const dataset = opts.args[0];
   if (dataset === undefined) throw new UsageError("no dataset given; run compliant ids <dataset>, or - to read stdin.");
   if (opts.args.length > 1) throw new UsageError(`ids takes one dataset, got ${opts.args.length}; concatenate them: cat a.jsonl b.jsonl | compliant ids -`);
-  const fromStdin = dataset === "-";
-  const full = fromStdin ? "-" : await checkInputFile(ctx.cwd, dataset, "dataset");
-  const name = fromStdin ? "(stdin)" : shown(ctx.cwd, full);
+  const input = await inputFrom(ctx.cwd, dataset, "dataset");
+  const fromStdin = input.kind === "stdin";
+  const name = inputName(ctx.cwd, input);
   const field = opts.field?.split(".");
-  const open = (): AsyncIterable<Buffer | string> =>
-    fromStdin ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(full, { highWaterMark: 1 << 20 });
+  const open = (): AsyncIterable<Buffer | string> => readInput(input, ctx.stdin);
 
   // A file is checked completely before the first ID is printed, so a pipe into
   // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only

@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import { isResultError } from "../api/schemas.js";
 import type { Context } from "../context.js";
 import { forTerminal } from "../output/escape.js";
@@ -9,8 +8,7 @@ import { LineSplitter } from "../io/lines.js";
 import { InvalidResultLineError, ResultParser } from "../io/results.js";
 import { classifyEvent, Kind } from "../dataset/event-index.js";
 import { InvalidLines } from "../dataset/invalid.js";
-import { checkInputFile } from "../dataset/output.js";
-import { shown } from "../io/target.js";
+import { inputFrom, inputName, readInput } from "../io/input.js";
 
 /** What `compliant report` is told (commands/report.ts declares and checks the flags). */
 export interface ReportOptions {
@@ -45,13 +43,13 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
   const json = Boolean(opts.json ?? ctx.flags.json);
   const resultsArg = opts.args[0];
   if (resultsArg === undefined) throw new UsageError("no results file given; run compliant report <results>, or - to read stdin.");
-  const resultsFull = resultsArg === "-" ? "-" : await checkInputFile(ctx.cwd, resultsArg, "results file");
-  const idsFull = opts.idsFile === undefined ? undefined : opts.idsFile === "-" ? "-" : await checkInputFile(ctx.cwd, opts.idsFile, "ID file");
-  if (resultsFull === "-" && idsFull === "-") throw new UsageError("the results file and the ID file cannot both come from stdin.");
-  const resultsName = resultsFull === "-" ? "(stdin)" : shown(ctx.cwd, resultsFull);
+  const resultsIn = await inputFrom(ctx.cwd, resultsArg, "results file");
+  const idsIn = opts.idsFile === undefined ? undefined : await inputFrom(ctx.cwd, opts.idsFile, "ID file");
+  if (resultsIn.kind === "stdin" && idsIn?.kind === "stdin") throw new UsageError("the results file and the ID file cannot both come from stdin.");
+  const resultsName = inputName(ctx.cwd, resultsIn);
 
-  const eventIds = idsFull !== undefined ? new IdSet() : undefined;
-  const errorIds = idsFull !== undefined ? new IdSet() : undefined;
+  const eventIds = idsIn !== undefined ? new IdSet() : undefined;
+  const errorIds = idsIn !== undefined ? new IdSet() : undefined;
   const pairs = new Map<string, number>();
   const apply = { delete: 0, scrub: 0, untouched: 0 };
   const parser = new ResultParser(resultsName, (line) => {
@@ -68,7 +66,7 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
     else apply.untouched++;
     eventIds?.add(line.id);
   });
-  const input = resultsFull === "-" ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(resultsFull, { highWaterMark: 1 << 20 });
+  const input = readInput(resultsIn, ctx.stdin);
   let stats;
   try {
     for await (const chunk of input) {
@@ -102,8 +100,8 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
     apply,
   };
 
-  if (idsFull !== undefined && eventIds && errorIds) {
-    const idsName = idsFull === "-" ? "(stdin)" : shown(ctx.cwd, idsFull);
+  if (idsIn !== undefined && eventIds && errorIds) {
+    const idsName = inputName(ctx.cwd, idsIn);
     const matched = new IdSet();
     const invalid = new InvalidLines();
     let checked = 0;
@@ -126,7 +124,7 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
         notChecked++;
       }
     });
-    const ids = idsFull === "-" ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(idsFull, { highWaterMark: 1 << 20 });
+    const ids = readInput(idsIn, ctx.stdin);
     for await (const chunk of ids) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);

@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { startEmulator } from "../../src/emulator/server.js";
 import { cleanEnv, ROOT, runCli, tempDir } from "../helpers/cli.js";
 

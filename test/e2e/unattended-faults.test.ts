@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Emulator } from "../../src/emulator/server.js";
 import { createJob, putIds } from "../emulator/helpers.js";
-import { createdJobId, ls, read, routes, setup, show } from "./unattended-helpers.js";
+import { ls, read, routes, setup, show } from "./unattended-helpers.js";
 
 const MINUTE = 60_000;
 

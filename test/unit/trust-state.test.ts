@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { runKey, StateStore, type RunState } from "../../src/jobs/state.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 
-const STATE_MODULE = pathToFileURL(join(ROOT, "dist", "src", "state.js")).href;
+const STATE_MODULE = pathToFileURL(join(ROOT, "dist", "src", "jobs", "state.js")).href;
 
 interface Taker {
   go: () => void;
