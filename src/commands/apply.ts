@@ -15,7 +15,7 @@ import {
   streamSink,
   type Sink,
 } from "../dataset/output.js";
-import type { DatasetType } from "../dataset/records.js";
+import type { DatasetType } from "../dataset/record-shape.js";
 
 const ApplyOptions = z.looseObject({
   args: z.array(z.string()),

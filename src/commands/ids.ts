@@ -6,7 +6,8 @@ import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
 import { InvalidLines, invalidDatasetError } from "../dataset/invalid.js";
 import { parseLossless } from "../dataset/json-lossless.js";
-import { fieldIds, InvalidRecord, recordIds, type DatasetType } from "../dataset/records.js";
+import { fieldIds, recordIds } from "../dataset/record-ids.js";
+import { InvalidRecord, type DatasetType } from "../dataset/record-shape.js";
 import { checkInputFile, shown, streamSink } from "../dataset/output.js";
 
 const IdsOptions = z.looseObject({

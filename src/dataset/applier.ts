@@ -2,7 +2,8 @@ import { LineSplitter } from "../io/lines.js";
 import { Kind, type EventIndex } from "./event-index.js";
 import { InvalidLines } from "./invalid.js";
 import { parseLossless, stringifyLossless } from "./json-lossless.js";
-import { applyToRecord, InvalidRecord, type ApplyCounts, type DatasetType } from "./records.js";
+import { applyToRecord, type ApplyCounts } from "./record-apply.js";
+import { InvalidRecord, type DatasetType } from "./record-shape.js";
 
 export interface ApplierCounts extends ApplyCounts {
   /** Physical lines read (blank ones included). */
