@@ -1,8 +1,10 @@
 import { LineSplitter } from "../io/lines.js";
 import { Kind, type EventIndex } from "./event-index.js";
 import { InvalidLines } from "./invalid.js";
+import { Found, isSpace, scanQuotedIds, TopLevelIds } from "./json-scan.js";
 import { parseLossless, stringifyLossless } from "./json-lossless.js";
-import { applyToRecord, InvalidRecord, type ApplyCounts, type DatasetType } from "./records.js";
+import { applyToRecord, type ApplyCounts } from "./record-apply.js";
+import { InvalidRecord, type DatasetType } from "./record-shape.js";
 
 export interface ApplierCounts extends ApplyCounts {
   /** Physical lines read (blank ones included). */
@@ -23,13 +25,6 @@ export interface ApplierCounts extends ApplyCounts {
 
 const NL = Buffer.from("\n");
 const CRNL = Buffer.from("\r\n");
-
-/** `"id"`, `"id_str"`, `"author_id"` as bytes, for the cheap shape check. */
-const ID_KEYS = ["id", "id_str", "author_id"].map((k) => Buffer.from(k));
-
-function isSpace(c: number | undefined): boolean {
-  return c === 32 || c === 9;
-}
 
 /**
  * Streams a dataset through the compliance events, line by line, without decoding lines that
@@ -65,6 +60,8 @@ export class DatasetApplier {
   removed: Buffer[] = [];
 
   private readonly splitter: LineSplitter;
+  /** Reused for every line a hit sends to the top-level check. */
+  private readonly top = new TopLevelIds();
   private runBuf: Buffer | undefined;
   private runStart = 0;
   private runEnd = 0;
@@ -178,39 +175,27 @@ export class DatasetApplier {
       return this.bad(buf, start, end, lineNo, "not JSON");
     }
 
-    // Scan for quoted digit strings.
+    // Scan for quoted digit strings (json-scan.ts).
     const index = this.index;
-    let hit = false;
-    let hasIdKey = false;
-    for (let i = s + 1; i < e; i++) {
-      if (buf[i] !== 34) continue;
-      let j = i + 1;
-      let c = buf[j]!;
-      while (c >= 48 && c <= 57) c = buf[++j]!;
-      if (j === i + 1 || c !== 34) continue;
-      if (index.lookupRange(buf, i + 1, j) !== Kind.none) {
-        hit = true;
-        break;
-      }
-      if (!hasIdKey) hasIdKey = precededByIdKey(buf, s, i);
-      i = j;
-    }
-    if (!hit && hasIdKey) {
+    const found = scanQuotedIds(buf, s, e, index);
+    if (found === Found.idKey) {
       this.keep(buf, start, end);
       return;
     }
+    const hit = found === Found.event;
     // A hit, or a line with no ID key in sight (an empty page, or an invalid line): parse it.
 
     // A hit in a whole record (not a page): find its own ID field without parsing. Most hits are
     // deletions, which then need no parse at all; only scrubs (a rewrite) and pages are parsed.
-    if (hit && scanTopLevel(buf, s, e) && !topIsPage) {
+    const top = this.top;
+    if (hit && top.scan(buf, s, e) && !top.isPage) {
       let ks = -1;
       let ke = -1;
       if (this.type === "tweets") {
-        if (topIdStrStart >= 0) [ks, ke] = [topIdStrStart, topIdStrEnd];
-        else if (topIdStart >= 0) [ks, ke] = [topIdStart, topIdEnd];
-      } else if (topAuthorStart >= 0) {
-        [ks, ke] = [topAuthorStart, topAuthorEnd];
+        if (top.idStrStart >= 0) [ks, ke] = [top.idStrStart, top.idStrEnd];
+        else if (top.idStart >= 0) [ks, ke] = [top.idStart, top.idEnd];
+      } else if (top.authorStart >= 0) {
+        [ks, ke] = [top.authorStart, top.authorEnd];
       }
       if (ks >= 0) {
         const kind = index.lookupRange(buf, ks, ke);
@@ -262,113 +247,4 @@ export class DatasetApplier {
     if (hadNewline) this.out.push(hadCR ? CRNL : NL);
     if (this.audit) for (const r of outcome.removed) this.removed.push(Buffer.from(stringifyLossless(r)), NL);
   }
-}
-
-/** True if the string opening at `quote` is the value of an `"id"`, `"id_str"` or `"author_id"` key. */
-function precededByIdKey(buf: Buffer, lineStart: number, quote: number): boolean {
-  let p = quote - 1;
-  while (p > lineStart && isSpace(buf[p])) p--;
-  if (buf[p] !== 58 /* : */) return false;
-  p--;
-  while (p > lineStart && isSpace(buf[p])) p--;
-  if (buf[p] !== 34) return false;
-  for (const key of ID_KEYS) {
-    const k0 = p - key.length;
-    if (k0 - 1 < lineStart || buf[k0 - 1] !== 34) continue;
-    if (buf.compare(key, 0, key.length, k0, p) === 0) return true;
-  }
-  return false;
-}
-
-// Results of scanTopLevel (module scratch, to avoid allocating per line): spans of the digit
-// string values of the top-level `id`, `id_str` and `author_id` keys (-1 when absent or not an
-// ID), and whether the object has a top-level `data` or `includes` key (a v2 response page).
-let topIdStart = -1;
-let topIdEnd = -1;
-let topIdStrStart = -1;
-let topIdStrEnd = -1;
-let topAuthorStart = -1;
-let topAuthorEnd = -1;
-let topIsPage = false;
-
-const K_OTHER = 0;
-const K_ID = 1;
-const K_ID_STR = 2;
-const K_AUTHOR = 3;
-const K_PAGE = 4;
-
-function keyCode(buf: Buffer, s: number, e: number): number {
-  const n = e - s;
-  if (n === 2 && buf[s] === 105 && buf[s + 1] === 100) return K_ID;
-  if (n === 6 && buf.compare(ID_STR, 0, 6, s, e) === 0) return K_ID_STR;
-  if (n === 9 && buf.compare(AUTHOR_ID, 0, 9, s, e) === 0) return K_AUTHOR;
-  if ((n === 4 && buf.compare(DATA, 0, 4, s, e) === 0) || (n === 8 && buf.compare(INCLUDES, 0, 8, s, e) === 0)) return K_PAGE;
-  return K_OTHER;
-}
-const ID_STR = Buffer.from("id_str");
-const AUTHOR_ID = Buffer.from("author_id");
-const DATA = Buffer.from("data");
-const INCLUDES = Buffer.from("includes");
-
-function isIdSpan(buf: Buffer, s: number, e: number): boolean {
-  if (e - s < 1 || e - s > 19) return false;
-  for (let i = s; i < e; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/**
- * Walks the JSON object in buf[s, e) tracking strings and nesting, and records its top-level ID
- * fields (see above). Returns false if the bytes are not shaped like an object.
- */
-function scanTopLevel(buf: Buffer, s: number, e: number): boolean {
-  topIdStart = topIdEnd = topIdStrStart = topIdStrEnd = topAuthorStart = topAuthorEnd = -1;
-  topIsPage = false;
-  if (buf[s] !== 123) return false;
-  let depth = 1;
-  let expectKey = true;
-  let i = s + 1;
-  while (i < e) {
-    const c = buf[i]!;
-    if (c === 34) {
-      let j = i + 1;
-      while (j < e) {
-        const d = buf[j]!;
-        if (d === 92) j += 2;
-        else if (d === 34) break;
-        else j++;
-      }
-      if (depth === 1 && expectKey) {
-        expectKey = false;
-        const code = keyCode(buf, i + 1, j);
-        let k = j + 1;
-        while (k < e && isSpace(buf[k])) k++;
-        if (buf[k] !== 58) return false;
-        k++;
-        while (k < e && isSpace(buf[k])) k++;
-        if (code === K_PAGE) topIsPage = true;
-        if (code !== K_OTHER && code !== K_PAGE && buf[k] === 34) {
-          let m = k + 1;
-          while (m < e && buf[m] !== 34 && buf[m] !== 92) m++;
-          const digits = isIdSpan(buf, k + 1, m) && buf[m] === 34;
-          const vs = digits ? k + 1 : -1;
-          const ve = digits ? m : -1;
-          if (code === K_ID) [topIdStart, topIdEnd] = [vs, ve];
-          else if (code === K_ID_STR) [topIdStrStart, topIdStrEnd] = [vs, ve];
-          else [topAuthorStart, topAuthorEnd] = [vs, ve];
-        }
-        i = k;
-        continue;
-      }
-      i = j + 1;
-      continue;
-    }
-    if (c === 123 || c === 91) depth++;
-    else if (c === 125 || c === 93) depth--;
-    else if (c === 44 && depth === 1) expectKey = true;
-    i++;
-  }
-  return depth === 0;
 }

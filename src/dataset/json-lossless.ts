@@ -3,7 +3,8 @@
 // keep them exact, so large integer literals are carried through parse/stringify as marked
 // strings. Node 20's JSON.parse has no access to source text, hence this small scanner.
 
-const MARK = "\uE000#";
+/** Prefix of the marked strings parseLossless puts in place of large integers (idOf in record-shape.ts reads them). */
+export const MARK = "\uE000#";
 const MARKED = /"\uE000#(-?\d+)"/g;
 const MAYBE_BIG = /[:,[]\s*-?\d{16}/;
 

@@ -7,7 +7,7 @@ import { forTerminal } from "../output/escape.js";
 import { checkOutputFile, defaultOutputPath } from "../dataset/output.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
 import { atomicFileSink, streamSink, type Sink } from "../io/atomic-file.js";
-import type { DatasetType } from "../dataset/records.js";
+import type { DatasetType } from "../dataset/record-shape.js";
 import { shown } from "../io/target.js";
 
 /** What `compliant apply` is told (commands/apply.ts declares and checks the flags). */

@@ -4,7 +4,8 @@ import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
 import { InvalidLines, invalidDatasetError } from "../dataset/invalid.js";
 import { parseLossless } from "../dataset/json-lossless.js";
-import { fieldIds, InvalidRecord, recordIds, type DatasetType } from "../dataset/records.js";
+import { fieldIds, recordIds } from "../dataset/record-ids.js";
+import { InvalidRecord, type DatasetType } from "../dataset/record-shape.js";
 import { streamSink } from "../io/atomic-file.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
 
