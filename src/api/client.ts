@@ -153,20 +153,26 @@ export class ComplianceApi {
     const onApi = this.http.isApiOrigin(job.upload_url);
     if (job.resumable && !onApi) return this.uploadResumable(job, source, opts);
     const total = source.end - source.start;
-    await this.http.send({
-      method: "PUT",
-      url: job.upload_url,
-      // The job's own upload URL: on the API origin it needs the token (the HTTP layer never
-      // sends it anywhere else).
-      auth: true,
-      transfer: true,
-      what: `upload IDs for job ${job.id}`,
-      // The content type is part of the URL's V4 signature and chunked encoding is refused, so
-      // both are set exactly; undici would otherwise add `;charset=UTF-8`.
-      headers: { "content-type": "text/plain", "content-length": String(total) },
-      body: () => readRange(source, 0, opts.onProgress, undefined, this.onChunk),
-      signal: opts.signal,
-    });
+    await this.http
+      .send({
+        method: "PUT",
+        url: job.upload_url,
+        // The job's own upload URL: on the API origin it needs the token (the HTTP layer never
+        // sends it anywhere else).
+        auth: true,
+        transfer: true,
+        what: `upload IDs for job ${job.id}`,
+        // A signed storage URL's V4 signature covers its content type (`text/plain`); the API's own
+        // byte path (`PUT /2/compliance/jobs/{id}/upload?token=…`, OpenAPI 2.168) takes
+        // `application/octet-stream`. Both are set exactly (undici would add `;charset=UTF-8`), and
+        // chunked encoding is refused, so the length is given.
+        headers: { "content-type": onApi ? "application/octet-stream" : "text/plain", "content-length": String(total) },
+        body: () => readRange(source, 0, opts.onProgress, undefined, this.onChunk),
+        signal: opts.signal,
+      })
+      .catch((err: unknown) => {
+        throw onApi && err instanceof ApiError && err.status === 404 ? new UploadPathNotFoundError(job, err) : err;
+      });
   }
 
   /**
@@ -323,6 +329,21 @@ export interface OpenedResults {
   unsatisfiable?: boolean;
   /** The object's size from a 416's `Content-Range: bytes *\/N`. */
   size?: number;
+}
+
+/**
+ * A 404 to the API's own upload byte path (`PUT /2/compliance/jobs/{id}/upload?token=…`), with the
+ * bearer header and the URL's token both sent: X's API answered so, with or without a bearer, in
+ * September 2026. Nothing was uploaded; only a later job can help.
+ */
+export class UploadPathNotFoundError extends CliError {
+  constructor(job: Job, cause: ApiError) {
+    super(
+      `the API answered 404 Not Found to the upload of job ${job.id} on its own upload path (PUT /2/compliance/jobs/${job.id}/upload, sent with the bearer token and the URL's signed token), so no IDs were uploaded and the job will expire unused; this is the API's fault, not the file's: try again later with a new job, and if it persists, report it to X.`,
+      ExitCode.refused,
+      { cause },
+    );
+  }
 }
 
 export class CancelUnsupportedError extends CliError {

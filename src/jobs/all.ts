@@ -15,11 +15,11 @@ import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/re
 import { displayPath, displayTarget, openInPlace, refuseSameFile, resultsTarget, targetName, type ResultsTarget } from "../io/target.js";
 import { forTerminal } from "../output/escape.js";
 import { summaryFrom, type RunSummary } from "../output/render.js";
-import { checkName, RunJobCreator } from "./create.js";
+import { checkName, originOf, RunJobCreator } from "./create.js";
 import { fetchResults } from "./download.js";
 import { assertComplete, defaultIntervalMs, waitForJob } from "./poll.js";
 import { dropStaleResultsLock, runKey, StateStore, type PartState, type RunState } from "./state.js";
-import { checkUploadable, uploadPart, UploadUrlExpiredError, validateIds } from "./upload.js";
+import { checkUploadable, UploadHostChangedError, uploadPart, UploadUrlExpiredError, validateIds } from "./upload.js";
 
 /** What a run of `compliant all` (or the library's runAll) is told. */
 export interface AllOptions {
@@ -110,6 +110,7 @@ async function loadOrStart(
         ...(p.jobId !== undefined ? { jobId: p.jobId } : {}),
         ...(p.session !== undefined ? { session: p.session } : {}),
         ...(p.createAttempt !== undefined ? { createAttempt: p.createAttempt } : {}),
+        ...(p.uploadOrigin !== undefined ? { uploadOrigin: p.uploadOrigin } : {}),
       }));
       ctx.log.info(`the earlier run of these IDs wrote to ${displayPath(ctx.cwd, saved.resultsFile)}; this run resumes its job and writes to ${displayPath(ctx.cwd, run.target)} instead`);
       if (saved.resultsFile !== "-") await dropStaleResultsLock(store, saved.resultsFile);
@@ -277,7 +278,8 @@ class AllRun {
   private async runPart(part: PartState, label: string, base: number, stream?: NodeJS.WritableStream): Promise<DownloadStats> {
     let job = part.jobId ? await this.api.getJob(part.jobId, this.ctx.signal) : undefined;
     if (job && (job.status === "failed" || job.status === "expired") && part.stage !== "complete") {
-      this.ctx.log.warn(`the earlier job ${job.id} ended ${forTerminal(job.status)}${job.error ? ` (${forTerminal(job.error)})` : ""}; starting a new job for these IDs`);
+      const why = job.error ? ` (${forTerminal(job.error)})` : job.status === "failed" ? " (with no reason given: it may have been cancelled, which ends a job failed)" : "";
+      this.ctx.log.warn(`the earlier job ${job.id} ended ${forTerminal(job.status)}${why}; starting a new job for these IDs`);
       job = undefined;
     }
     if (!job) job = await this.creator.createFor(part, label);
@@ -389,6 +391,7 @@ class AllRun {
     const idPart = this.ids.parts[part.index]!;
     for (;;) {
       try {
+        if (part.uploadOrigin !== undefined && originOf(job.upload_url) !== part.uploadOrigin) throw new UploadHostChangedError(job, part.uploadOrigin);
         checkUploadable(job, Date.now());
         await uploadPart(this.api, job, this.ids, idPart, this.ctx, {
           uri: part.session,

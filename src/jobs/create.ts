@@ -23,10 +23,34 @@ export function checkName(name: string | undefined): void {
   }
 }
 
-/** One create request, for `compliant create` (no run state: the caller sees the answer or the error). */
+/**
+ * The API refused `resumable: true` itself: from September 2026 X's API answered a create with it
+ * 400 (its OpenAPI still lists the field). Nothing was created, so the job is made again without
+ * it and its IDs go up in one PUT.
+ */
+export function refusedResumable(err: unknown, input: { resumable?: boolean }): err is ApiError {
+  return input.resumable === true && err instanceof ApiError && err.status === 400;
+}
+
+/** The warning for a create that falls back from a resumable upload to one PUT. */
+export function resumableFallbackNote(err: ApiError): string {
+  const detail = err.problem?.detail ?? err.problem?.title;
+  return `the API refused a resumable upload (400${detail ? `: ${forTerminal(detail).replace(/\.$/, "")}` : ""}), so nothing was created; creating the job without --resumable, and its IDs go up in one PUT`;
+}
+
+/**
+ * One create request, for `compliant create` (no run state: the caller sees the answer or the
+ * error). `--resumable` on an API that refuses it falls back to a plain job, with a warning.
+ */
 export async function createJob(ctx: Context, api: ComplianceApi, input: CreateJobInput): Promise<Job> {
   checkName(input.name);
-  return api.createJob(input, ctx.signal);
+  try {
+    return await api.createJob(input, ctx.signal);
+  } catch (err) {
+    if (!refusedResumable(err, input)) throw err;
+    ctx.log.warn(resumableFallbackNote(err));
+    return api.createJob({ ...input, resumable: false }, ctx.signal);
+  }
 }
 
 /** The longest a create request can last: every attempt with a full rate-limit wait and its socket timeouts. */
@@ -51,6 +75,9 @@ export interface RunCreateOptions {
  * is a definite answer: this attempt made nothing, so the active job is someone else's.
  */
 export class RunJobCreator {
+  /** Set once the API has refused `resumable: true`: later parts are not asked for it again. */
+  private resumableRefused = false;
+
   constructor(
     private readonly api: ComplianceApi,
     private readonly ctx: Context,
@@ -63,6 +90,7 @@ export class RunJobCreator {
   async record(part: PartState, job: Job): Promise<void> {
     part.jobId = job.id;
     part.stage = "created";
+    part.uploadOrigin = originOf(job.upload_url);
     delete part.session;
     delete part.createAttempt;
     await this.store.save(this.state);
@@ -77,7 +105,7 @@ export class RunJobCreator {
 
   private async create(part: PartState, label: string): Promise<Job> {
     const { api, ctx, store, state, opts } = this;
-    const input = { type: opts.type, name: state.name, resumable: opts.resumable };
+    const input = { type: opts.type, name: state.name, resumable: opts.resumable && !this.resumableRefused };
     for (;;) {
       if (part.createAttempt) {
         const ours = await this.findOurs(part.createAttempt);
@@ -126,6 +154,12 @@ export class RunJobCreator {
           // A definite refusal: this attempt made nothing.
           delete part.createAttempt;
           await store.save(state);
+          if (refusedResumable(err, input)) {
+            ctx.log.warn(resumableFallbackNote(err));
+            this.resumableRefused = true;
+            input.resumable = false;
+            continue;
+          }
         }
         throw bare ? new NetworkError(`create a ${opts.type} job`, err, 1) : err;
       }
@@ -186,5 +220,14 @@ export class RunJobCreator {
       .filter((j) => j.status === "created" && j.name === this.state.name && Date.parse(j.created_at) >= since && Date.parse(j.created_at) <= until)
       .filter((j) => !others.has(j.id) && !this.state.parts.some((p) => p.jobId === j.id))
       .sort(newestFirst)[0];
+  }
+}
+
+/** The origin of a URL (scheme, host and port), or the URL itself when it does not parse. */
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
 }

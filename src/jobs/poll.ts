@@ -107,8 +107,14 @@ export function defaultIntervalMs(interval: number | undefined, emulator: boolea
 
 /** A job that ended without results is exit 6, with what to do next. */
 export function assertComplete(job: Job): void {
+  if (job.status === "failed" && !job.error) {
+    // The API has no `cancelled` status: DELETE /2/compliance/jobs/:id turns a job `failed`.
+    throw new JobEndedError(
+      `job ${job.id} failed with no reason given; a job that was cancelled (\`compliant cancel\`, or DELETE /2/compliance/jobs/${job.id}) also ends failed. If nobody cancelled it, check the ID file (one ${job.type === "users" ? "user" : "Post"} ID per line); either way, run it again as a new job.`,
+    );
+  }
   if (job.status === "failed") {
-    throw new JobEndedError(`job ${job.id} failed${job.error ? ` (${forTerminal(job.error)})` : ""}; check the ID file (one ${job.type === "users" ? "user" : "Post"} ID per line) and run it again as a new job.`);
+    throw new JobEndedError(`job ${job.id} failed (${forTerminal(job.error!)}); check the ID file (one ${job.type === "users" ? "user" : "Post"} ID per line) and run it again as a new job.`);
   }
   if (job.status === "expired") {
     throw new JobEndedError(`job ${job.id} expired${job.error ? ` (${forTerminal(job.error)})` : ""} before it completed; create a new job and upload the IDs within 15 minutes.`);

@@ -35,6 +35,8 @@ export interface PartState {
    * leaves, so only a job made at or after this moment can be this run's own.
    */
   createAttempt?: string;
+  /** The origin of the job's upload URL when it was created: a URL that moves later is not followed. */
+  uploadOrigin?: string;
 }
 
 export interface RunState {
@@ -60,6 +62,7 @@ const PartStateSchema = z.looseObject({
   session: z.string().min(1).optional(),
   resultBytes: z.number().int().min(0).optional(),
   createAttempt: Timestamp.optional(),
+  uploadOrigin: z.string().min(1).optional(),
 });
 
 const RunStateSchema = z.looseObject({

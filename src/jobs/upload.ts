@@ -39,6 +39,26 @@ export class UploadUrlExpiredError extends CliError {
   }
 }
 
+/**
+ * The job's upload URL now points at another host than when the job was created (as one did in
+ * September 2026, when X moved uploads off storage.googleapis.com): the IDs are not sent after it.
+ */
+export class UploadHostChangedError extends CliError {
+  constructor(readonly job: Job, was: string) {
+    const now = (() => {
+      try {
+        return new URL(job.upload_url).origin;
+      } catch {
+        return "an address that is not a URL";
+      }
+    })();
+    super(
+      `the upload URL of job ${job.id} points at ${now} now, not at ${was} as when the job was created, so its IDs were not sent there; the job is left to expire unused. Run the same command with --no-resume to start a new job for these IDs.`,
+      ExitCode.refused,
+    );
+  }
+}
+
 /** Upload URLs live 15 minutes and are never refreshed: check before sending. */
 export function checkUploadable(job: Job, nowMs: number): void {
   if (job.status !== "created") throw new NotUploadableError(job);
