@@ -7,17 +7,6 @@ import { UsageError } from "./errors.js";
 
 export const DEFAULT_API_URL = "https://api.x.com";
 
-/** Every environment variable the tool reads (also listed in .env.example). */
-export const ENV_VARS = [
-  "X_BEARER_TOKEN",
-  "BEARER_TOKEN",
-  "X_API_BASE_URL",
-  "XDG_STATE_HOME",
-  "NO_COLOR",
-  "CI",
-  "TERM",
-] as const;
-
 export type Env = Record<string, string | undefined>;
 
 /**
