@@ -28,6 +28,7 @@ import type { Clock, Emulator, EmulatorOptions, Fault, ManualClock, RequestLogEn
 export { problems, invalidRequest, jobNotFoundError, xmlError, genericProblem, conflict, payloadTooLarge } from "./problems.js";
 export {
   expectedEvent,
+  expectedLines,
   renderResultLine,
   expectedResultsFile,
   processIdFile,
