@@ -9,6 +9,10 @@ export interface RunEmulatorOptions {
   flow?: "storage" | "api";
   polls?: number;
   token?: string;
+  /** EmulatorOptions.octetStreamOnly (no CLI flag yet). */
+  octetStreamOnly?: boolean;
+  /** EmulatorOptions.cancelToFailed (no CLI flag yet). */
+  cancelToFailed?: boolean;
 }
 
 export interface RunEmulatorIo {
@@ -26,6 +30,8 @@ export async function runEmulator(opts: RunEmulatorOptions, io: RunEmulatorIo): 
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     flow,
     pollsToComplete: polls,
+    ...(opts.octetStreamOnly !== undefined ? { octetStreamOnly: opts.octetStreamOnly } : {}),
+    ...(opts.cancelToFailed !== undefined ? { cancelToFailed: opts.cancelToFailed } : {}),
   });
   try {
     io.stdout.write(`X_API_BASE_URL=${emu.apiUrl}\nX_BEARER_TOKEN=${emu.token}\n`);
