@@ -2,10 +2,10 @@
 // messages, per-endpoint rate limits and bearer-token check, plus the upload/download routes the
 // "api" flow uses instead of signed storage URLs.
 //
-// The "api" flow follows OpenAPI 2.168 (API-FACTS section 9): the job's upload_url/download_url are
+// The "api" flow follows X's OpenAPI 2.168 (Sept. 2026): the job's upload_url/download_url are
 // `/2/compliance/jobs/{id}/upload?token=…` and `/download?token=…`, which take the bearer header
 // AND the signed token. What each missing or wrong part gets, in the order it is checked
-// (API-FACTS 1.6: "400 invalid request/params; 401 bad/missing credentials; 404"):
+// (X's response-codes page: 400 invalid request/params, 401 bad/missing credentials, 404):
 //   no or wrong bearer header           → 401 about:blank "Unauthorized" (as on every route)
 //   id not 1–19 digits                  → 400 invalid-request
 //   no such job                         → 404 resource-not-found problem
@@ -142,7 +142,7 @@ async function handleCreate(d: ApiDeps, ctx: Ctx): Promise<void> {
     });
   }
   if (b.resumable === true && d.flow === "api") {
-    // Seen in September 2026 (API-FACTS 9.2): the API with byte paths answers 400 to resumable.
+    // Reported publicly in September 2026: the API with byte paths answers 400 to resumable.
     errors.push({
       parameters: { resumable: ["true"] },
       message: "The `resumable` body parameter value [true] is not supported: upload the IDs with one PUT to the job's upload_url",

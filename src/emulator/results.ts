@@ -8,7 +8,7 @@
 //     d 0-4 delete/deleted (with redacted_at), 5-6 delete/protected, 7-8 delete/suspended,
 //     9 delete/scrub_geo (tweets) or delete/deactivated (users); 10-99 no line.
 //
-//   api flow (the API as it is at the end of 2026, API-FACTS section 9.3; issue 11):
+//   api flow (the API as it is at the end of 2026: X's docs of August 2026 and public notes of Sept.):
 //     an ID that is all zeros or above 2^63-1 gets one `{"id":"…","error":"invalid_id"}` line
 //     and nothing else; for every other ID:
 //       d   tweets                                   users

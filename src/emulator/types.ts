@@ -93,16 +93,16 @@ export interface EmulatorOptions {
   /** Answer DELETE /2/compliance/jobs/{id}; default: only on the "api" flow (the storage flow's API had no DELETE: 404). */
   cancelSupported?: boolean;
   /**
-   * Issue 11, OpenAPI 2.168: the "api" flow's upload takes only `Content-Type:
-   * application/octet-stream` (anything else: 415). Off by default because the client on main
-   * still sends `text/plain` to the byte path; without it both are accepted.
+   * OpenAPI 2.168: the "api" flow's upload takes only `Content-Type: application/octet-stream`
+   * (anything else: 415). Off by default while the client still sends `text/plain` to the byte
+   * path; without it both are accepted.
    */
   octetStreamOnly?: boolean;
   /**
-   * Issue 11, OpenAPI 2.168: DELETE of a created or in_progress job makes it `failed` and answers
-   * 200 `{"data": job}` (an ended job: the same answer, status unchanged). Off by default because
-   * the client on main expects the older answer: the job becomes `expired` (error "cancelled")
-   * and the body is `{"data":{"id":…,"cancelled":true|false}}`.
+   * OpenAPI 2.168: DELETE of a created or in_progress job makes it `failed` and answers 200
+   * `{"data": job}` (an ended job: the same answer, status unchanged). Off by default while the
+   * client still expects the older answer: the job becomes `expired` (error "cancelled") and the
+   * body is `{"data":{"id":…,"cancelled":true|false}}`.
    */
   cancelToFailed?: boolean;
   /**

@@ -1,6 +1,7 @@
-// Issue 11: the "api" flow follows the compliance API as it is at the end of 2026 (OpenAPI 2.168,
-// API-FACTS section 9): byte paths with a signed token, octet-stream uploads, resumable refused,
-// DELETE → failed, and the new result lines. Real HTTP against startEmulator on 127.0.0.1.
+// The "api" flow follows the compliance API as it is at the end of 2026 (X's OpenAPI 2.168 and
+// the public reports of September 2026): byte paths with a signed token, octet-stream uploads,
+// resumable refused, DELETE → failed, and the new result lines. Real HTTP against startEmulator
+// on 127.0.0.1.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -119,7 +120,7 @@ test("byte paths: upload_url and download_url carry a signed token; both the bea
 
 test("byte paths: octet-stream uploads; octetStreamOnly refuses text/plain with 415", async (t) => {
   const body = sampleIds(20).join("\n") + "\n";
-  // Default: application/octet-stream (2.168) and text/plain (what the client on main sends).
+  // Default: application/octet-stream (2.168) and text/plain (what the client sends today).
   const lax = await startFor(t, { flow: "api" });
   for (const type of [OCTET, "text/plain"]) {
     const job = await createJob(lax, { type: "users" });

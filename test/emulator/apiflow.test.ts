@@ -14,7 +14,7 @@ test("api flow: upload and download on the API origin with the bearer token", as
   const body = ids.join("\n") + "\n";
 
   assert.equal((await http(job.upload_url, { method: "PUT", headers: { "content-type": "text/plain" }, body })).status, 401);
-  // application/octet-stream (2.168) and text/plain (what the client on main sends) are accepted.
+  // application/octet-stream (2.168) and text/plain (what the client sends today) are accepted.
   const wrongType = await http(job.upload_url, { method: "PUT", headers: bearer(emu, { "content-type": "application/json" }), body });
   assert.equal(wrongType.status, 415);
   assert.equal(wrongType.headers["content-type"], "application/problem+json");
