@@ -1,20 +1,39 @@
 // The API origin: /2/compliance/jobs (create, list, get, cancel) with the X API's validation
 // messages, per-endpoint rate limits and bearer-token check, plus the upload/download routes the
 // "api" flow uses instead of signed storage URLs.
+//
+// The "api" flow follows X's OpenAPI 2.168 (Sept. 2026): the job's upload_url/download_url are
+// `/2/compliance/jobs/{id}/upload?token=…` and `/download?token=…`, which take the bearer header
+// AND the signed token. What each missing or wrong part gets, in the order it is checked
+// (X's response-codes page: 400 invalid request/params, 401 bad/missing credentials, 404):
+//   no or wrong bearer header           → 401 about:blank "Unauthorized" (as on every route)
+//   id not 1–19 digits                  → 400 invalid-request
+//   no such job                         → 404 resource-not-found problem
+//   unknown query parameter, or `token`
+//   missing or empty (2.168: required)  → 400 invalid-request naming the parameter
+//   `token` not this job's, or the other
+//   byte path's (it is a credential)    → 401 about:blank, detail names the token
+// then, for an upload: Content-Type not accepted → 415, no Content-Length (chunked) → 411,
+// too big → 413, job no longer `created` → 409 conflict; for a download: not `complete` → 409,
+// past download_expires_at → 410. A good upload answers 200 JSON `{"data": job}`; a download
+// answers the results as application/octet-stream.
 
 import {
   conflict,
   genericProblem,
+  invalidByteToken,
   invalidRequest,
   jobNotFoundError,
   payloadTooLarge,
   problems,
+  unsupportedMediaType,
   type InvalidRequestError,
 } from "./problems.js";
 import type { EmulatorFlow, EmulatorJobType } from "./results.js";
 import { contentLengthOf, headerString, isoSeconds, mediaType, readSmallBody, sendFile, sendJson, type Ctx } from "./http-util.js";
 import { DOWNLOAD_WINDOW_MS, type Job, type JobStore } from "./jobs.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { UrlSigner } from "./signing.js";
 import type { Clock, RouteKind } from "./types.js";
 
 /** Fields `compliance_job.fields` accepts. */
@@ -40,6 +59,11 @@ export interface ApiDeps {
   pollsToComplete: number;
   maxUploadBytes: number;
   cancelSupported: boolean;
+  /** EmulatorOptions.octetStreamOnly */
+  octetStreamOnly: boolean;
+  /** EmulatorOptions.cancelToFailed */
+  cancelToFailed: boolean;
+  signer: UrlSigner;
   jobs: JobStore;
   rate: RateLimiter;
 }
@@ -117,6 +141,13 @@ async function handleCreate(d: ApiDeps, ctx: Ctx): Promise<void> {
       message: `The \`resumable\` body parameter value [${String(b.resumable)}] is not one of [true,false]`,
     });
   }
+  if (b.resumable === true && d.flow === "api") {
+    // Reported publicly in September 2026: the API with byte paths answers 400 to resumable.
+    errors.push({
+      parameters: { resumable: ["true"] },
+      message: "The `resumable` body parameter value [true] is not supported: upload the IDs with one PUT to the job's upload_url",
+    });
+  }
   if (errors.length > 0) return sendJson(ctx, 400, invalidRequest(errors));
   const type = b.type as EmulatorJobType;
   for (const j of d.jobs.all()) {
@@ -170,6 +201,15 @@ async function handleCancel(d: ApiDeps, ctx: Ctx, id: string): Promise<void> {
   const job = d.jobs.get(id);
   if (job === undefined) return sendJson(ctx, 200, { errors: [jobNotFoundError(id)] });
   const s = d.jobs.statusOf(job);
+  if (d.cancelToFailed) {
+    // OpenAPI 2.168: "its status becomes failed"; 200 answers the job. A job that has already
+    // ended is answered as it is (status unchanged), like the older `cancelled: false`.
+    if (s === "created" || s === "in_progress") {
+      job.status = "failed";
+      job.cancelled = true;
+    }
+    return sendJson(ctx, 200, { data: d.jobs.json(job) });
+  }
   if (s === "created" || s === "in_progress") {
     job.status = "expired";
     job.error = "cancelled";
@@ -190,11 +230,34 @@ async function apiJob(d: ApiDeps, ctx: Ctx, id: string): Promise<Job | undefined
   return job;
 }
 
-async function handleApiUpload(d: ApiDeps, ctx: Ctx, id: string): Promise<void> {
+/** The job of a byte path once its id, its existence and its `token` check out (else answered). */
+async function byteJob(d: ApiDeps, ctx: Ctx, id: string, kind: "upload" | "download"): Promise<Job | undefined> {
   const job = await apiJob(d, ctx, id);
+  if (job === undefined) return undefined;
+  const errors = validateQuery(ctx, ["token", "compliance_job.fields"]);
+  const token = ctx.url.searchParams.get("token");
+  if (token === null || token === "") errors.push({ parameters: { token: [] }, message: "The `token` query parameter can not be empty" });
+  if (errors.length > 0) {
+    await sendJson(ctx, 400, invalidRequest(errors));
+    return undefined;
+  }
+  if (!d.signer.verifyByteToken(kind, id, token!)) {
+    await sendJson(ctx, 401, invalidByteToken(kind, id));
+    return undefined;
+  }
+  return job;
+}
+
+/** Upload media types: 2.168 says application/octet-stream; text/plain unless octetStreamOnly. */
+const OCTET_STREAM = ["application/octet-stream"] as const;
+const OCTET_STREAM_OR_TEXT = ["application/octet-stream", "text/plain"] as const;
+
+async function handleApiUpload(d: ApiDeps, ctx: Ctx, id: string): Promise<void> {
+  const job = await byteJob(d, ctx, id, "upload");
   if (job === undefined) return;
   const { req } = ctx;
-  if (mediaType(headerString(req.headers["content-type"])) !== "text/plain") return sendJson(ctx, 415, problems.unsupportedMediaType);
+  const accepted: readonly string[] = d.octetStreamOnly ? OCTET_STREAM : OCTET_STREAM_OR_TEXT;
+  if (!accepted.includes(mediaType(headerString(req.headers["content-type"])))) return sendJson(ctx, 415, unsupportedMediaType(accepted));
   const length = contentLengthOf(req);
   if (length === undefined) return sendJson(ctx, 411, problems.lengthRequired, { connection: "close" });
   if (length > d.maxUploadBytes) return sendJson(ctx, 413, payloadTooLarge(d.maxUploadBytes), { connection: "close" });
@@ -211,7 +274,7 @@ async function handleApiUpload(d: ApiDeps, ctx: Ctx, id: string): Promise<void> 
 }
 
 async function handleApiDownload(d: ApiDeps, ctx: Ctx, id: string): Promise<void> {
-  const job = await apiJob(d, ctx, id);
+  const job = await byteJob(d, ctx, id, "download");
   if (job === undefined) return;
   const s = d.jobs.statusOf(job);
   if (s !== "complete") {
@@ -220,7 +283,7 @@ async function handleApiDownload(d: ApiDeps, ctx: Ctx, id: string): Promise<void
   if (d.clock.now() > job.createdMs + DOWNLOAD_WINDOW_MS) {
     return sendJson(ctx, 410, genericProblem(410, `The results of job ${id} expired at ${isoSeconds(job.createdMs + DOWNLOAD_WINDOW_MS)}.`));
   }
-  return sendFile(ctx, job.resultsFile, "application/x-ndjson", {});
+  return sendFile(ctx, job.resultsFile, "application/octet-stream", {});
 }
 
 export async function handleApi(d: ApiDeps, ctx: Ctx): Promise<void> {

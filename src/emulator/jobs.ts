@@ -106,8 +106,9 @@ export class JobStore {
     let uploadUrl: string;
     let downloadUrl: string;
     if (flow === "api") {
-      uploadUrl = `${this.apiUrl}/2/compliance/jobs/${id}/upload`;
-      downloadUrl = `${this.apiUrl}/2/compliance/jobs/${id}/download`;
+      // OpenAPI 2.168: byte paths on the API origin that take the bearer header and a signed token.
+      uploadUrl = `${this.apiUrl}/2/compliance/jobs/${id}/upload?token=${signer.byteToken("upload", id)}`;
+      downloadUrl = `${this.apiUrl}/2/compliance/jobs/${id}/download?token=${signer.byteToken("download", id)}`;
     } else {
       uploadUrl = signer.signUrl(
         this.storageUrl,

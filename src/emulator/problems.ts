@@ -48,12 +48,6 @@ export const problems = {
     type: "about:blank",
     status: 411,
   },
-  unsupportedMediaType: {
-    title: "Unsupported Media Type",
-    detail: "The upload must be sent with Content-Type: text/plain.",
-    type: "about:blank",
-    status: 415,
-  },
   notFound: { title: "Not Found", detail: "Not Found", type: "about:blank", status: 404 },
   /** X's legacy body for a path that does not exist. */
   pageNotFound: { errors: [{ message: "Sorry, that page does not exist", code: 34 }] },
@@ -93,6 +87,26 @@ export function payloadTooLarge(max: number): ProblemBody {
     detail: `The upload exceeds the maximum of ${max} bytes. Split the IDs across sequential jobs.`,
     type: "about:blank",
     status: 413,
+  };
+}
+
+/** 415 for an upload whose Content-Type is not one of `accepted`. */
+export function unsupportedMediaType(accepted: readonly string[]): ProblemBody {
+  return {
+    title: "Unsupported Media Type",
+    detail: `The upload must be sent with Content-Type: ${accepted.join(" or ")}.`,
+    type: "about:blank",
+    status: 415,
+  };
+}
+
+/** 401 for a byte path whose `token` query parameter is not the one in the job's URL. */
+export function invalidByteToken(kind: "upload" | "download", id: string): ProblemBody {
+  return {
+    title: "Unauthorized",
+    type: "about:blank",
+    status: 401,
+    detail: `The token query parameter is not valid for the ${kind} of job ${id}; use the job's ${kind}_url as it is.`,
   };
 }
 

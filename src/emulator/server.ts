@@ -25,9 +25,20 @@ import { ResumableSessions } from "./resumable.js";
 import { classifyStorage, handleStorage, type StorageDeps } from "./storage-routes.js";
 import type { Clock, Emulator, EmulatorOptions, Fault, ManualClock, RequestLogEntry } from "./types.js";
 
-export { problems, invalidRequest, jobNotFoundError, xmlError, genericProblem, conflict, payloadTooLarge } from "./problems.js";
+export {
+  problems,
+  invalidRequest,
+  jobNotFoundError,
+  xmlError,
+  genericProblem,
+  conflict,
+  payloadTooLarge,
+  unsupportedMediaType,
+  invalidByteToken,
+} from "./problems.js";
 export {
   expectedEvent,
+  expectedLines,
   renderResultLine,
   expectedResultsFile,
   processIdFile,
@@ -104,6 +115,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     pollsToComplete: opts.pollsToComplete ?? 1,
     maxUploadBytes,
     cancelSupported: opts.cancelSupported ?? flow === "api",
+    octetStreamOnly: opts.octetStreamOnly ?? false,
+    cancelToFailed: opts.cancelToFailed ?? false,
+    signer,
     jobs,
     rate,
   };

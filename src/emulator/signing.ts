@@ -2,6 +2,11 @@
 // per-emulator secret (not RSA), rendered as 512 hex digits like the real ones, over the method,
 // path, credential, date, expiry and signed-header list. The upload_id of a resumable session is
 // not part of the signature (it is its own credential, as on GCS).
+//
+// The "api" flow's byte paths (OpenAPI 2.168) carry a signed `token` query parameter instead:
+// base64url of an HMAC with the same secret over the path's kind ("upload" / "download") and the
+// job id, so a token is good for exactly one job and one of its two byte paths. How long it lasts
+// is the job's business (an upload only while the job is `created`, a download for 7 days).
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -34,7 +39,7 @@ export class UrlSigner {
   constructor(private readonly secret: Buffer) {}
 
   signature(method: string, path: string, p: SignedParams): string {
-  const s = stringToSign(method, path, p);
+    const s = stringToSign(method, path, p);
     let hex = "";
     for (let i = 0; i < 8; i++) hex += createHmac("sha256", this.secret).update(`${i}\n${s}`).digest("hex");
     return hex;
@@ -58,6 +63,17 @@ export class UrlSigner {
     q.set("X-Goog-Signature", this.signature(method, path, p));
     // URLSearchParams encodes ';' as %3B, '@' as %40 and '/' as %2F, like the recordings.
     return `${origin}${path}?${q.toString()}`;
+  }
+
+  /** The `token` of a job's byte path on the API origin. */
+  byteToken(kind: "upload" | "download", jobId: string): string {
+    return createHmac("sha256", this.secret).update(`compliance-${kind}\n${jobId}`).digest("base64url");
+  }
+
+  verifyByteToken(kind: "upload" | "download", jobId: string, token: string): boolean {
+    const expected = Buffer.from(this.byteToken(kind, jobId));
+    const got = Buffer.from(token);
+    return expected.length === got.length && timingSafeEqual(expected, got);
   }
 
   verify(method: string, path: string, p: SignedParams, signature: string): boolean {

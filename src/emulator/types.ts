@@ -90,7 +90,21 @@ export interface EmulatorOptions {
   dataDir?: string;
   rateLimit?: { limit: number; windowSeconds: number };
   maxUploadBytes?: number;
+  /** Answer DELETE /2/compliance/jobs/{id}; default: only on the "api" flow (the storage flow's API had no DELETE: 404). */
   cancelSupported?: boolean;
+  /**
+   * OpenAPI 2.168: the "api" flow's upload takes only `Content-Type: application/octet-stream`
+   * (anything else: 415). Off by default while the client still sends `text/plain` to the byte
+   * path; without it both are accepted.
+   */
+  octetStreamOnly?: boolean;
+  /**
+   * OpenAPI 2.168: DELETE of a created or in_progress job makes it `failed` and answers 200
+   * `{"data": job}` (an ended job: the same answer, status unchanged). Off by default while the
+   * client still expects the older answer: the job becomes `expired` (error "cancelled") and the
+   * body is `{"data":{"id":…,"cancelled":true|false}}`.
+   */
+  cancelToFailed?: boolean;
   /**
    * Testing hook: called synchronously as each request arrives (after it is logged, before it is
    * handled), so a test can act at an exact moment, e.g. kill its client mid-request.
