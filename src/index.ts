@@ -270,11 +270,16 @@ export class ComplianceClient {
   }
 
   /**
-   * Cancels a job (DELETE /2/compliance/jobs/:id). Resolves to true when the API accepted it;
-   * rejects with exit code 4 where the API does not support cancelling or the job has ended.
+   * Cancels a job (DELETE /2/compliance/jobs/:id; the job then reads `failed`). Resolves to the
+   * cancelled job; rejects with exit code 4 where the API does not support cancelling or the job
+   * has already ended.
    */
-  cancelJob(id: string): Promise<boolean> {
-    return this.session.run(false, async () => (await this.session.client()).cancelJob(checkJobId(id), this.session.signal));
+  cancelJob(id: string): Promise<Job> {
+    return this.session.run(false, async () => {
+      const { cancelJob } = await import("./jobs/resolve.js");
+      await cancelJob(this.session.context(), await this.session.client(), checkJobId(id));
+      return (await this.session.client()).getJob(id, this.session.signal);
+    });
   }
 
   /** Ends the client's connections. */

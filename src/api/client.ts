@@ -128,8 +128,10 @@ export class ComplianceApi {
   }
 
   /**
-   * `DELETE /2/compliance/jobs/:id`, which only the newer API offers. Resolves to false when the
-   * API answers `{"data":{"cancelled":false}}` (the job had already ended), else true.
+   * `DELETE /2/compliance/jobs/:id`, which only the newer API offers. OpenAPI 2.168 answers the job,
+   * now `failed` (there is no `cancelled` status); an older answer is `{"data":{"cancelled":…}}`.
+   * Resolves to false when the job had already ended (`cancelled: false`, or the job answered in
+   * another status than failed), else true.
    */
   async cancelJob(id: string, signal?: AbortSignal): Promise<boolean> {
     const what = `cancel job ${id}`;
@@ -139,7 +141,9 @@ export class ComplianceApi {
         if (err instanceof ApiError && err.problem?.title === "invalid JSON" && err.status >= 200 && err.status < 300) return { body: {} };
         throw err;
       });
-      return (body as { data?: { cancelled?: unknown } } | null)?.data?.cancelled !== false;
+      const data = (body as { data?: { cancelled?: unknown; status?: unknown } } | null)?.data;
+      if (typeof data?.status === "string") return data.status === "failed";
+      return data?.cancelled !== false;
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
         throw new CancelUnsupportedError(id, err.status);

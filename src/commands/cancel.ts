@@ -14,6 +14,6 @@ export const define: Define = (on) =>
         const { cancelJob } = await import("../jobs/resolve.js");
         const job = await cancelJob(ctx, await ctx.api(), opts.job);
         if (opts.json) ctx.stdout.write(`${JSON.stringify({ id: job.id, cancelled: true })}\n`);
-        else ctx.log.info(`cancelled job ${job.id}`);
+        else ctx.log.info(`cancelled job ${job.id}; the API now shows it as failed (it has no cancelled status)`);
       }),
     );

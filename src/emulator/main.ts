@@ -9,9 +9,9 @@ export interface RunEmulatorOptions {
   flow?: "storage" | "api";
   polls?: number;
   token?: string;
-  /** EmulatorOptions.octetStreamOnly (no CLI flag yet). */
+  /** EmulatorOptions.octetStreamOnly (default true). */
   octetStreamOnly?: boolean;
-  /** EmulatorOptions.cancelToFailed (no CLI flag yet). */
+  /** EmulatorOptions.cancelToFailed (default true). */
   cancelToFailed?: boolean;
 }
 

@@ -94,15 +94,14 @@ export interface EmulatorOptions {
   cancelSupported?: boolean;
   /**
    * OpenAPI 2.168: the "api" flow's upload takes only `Content-Type: application/octet-stream`
-   * (anything else: 415). Off by default while the client still sends `text/plain` to the byte
-   * path; without it both are accepted.
+   * (anything else: 415). On by default; off, `text/plain` is accepted too (an older client's).
    */
   octetStreamOnly?: boolean;
   /**
    * OpenAPI 2.168: DELETE of a created or in_progress job makes it `failed` and answers 200
-   * `{"data": job}` (an ended job: the same answer, status unchanged). Off by default while the
-   * client still expects the older answer: the job becomes `expired` (error "cancelled") and the
-   * body is `{"data":{"id":…,"cancelled":true|false}}`.
+   * `{"data": job}` (an ended job: the same answer, status unchanged). On by default; off, the
+   * older answer: the job becomes `expired` (error "cancelled") and the body is
+   * `{"data":{"id":…,"cancelled":true|false}}`.
    */
   cancelToFailed?: boolean;
   /**

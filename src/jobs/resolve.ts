@@ -51,7 +51,9 @@ export async function findJobs(ctx: Context, api: ComplianceApi, filter: JobFilt
 /** DELETE /2/compliance/jobs/:id where the API offers it; a job that had already ended is exit 4. */
 export async function cancelJob(ctx: Context, api: ComplianceApi, ref: string): Promise<Job> {
   const job = await resolveJob(ctx, api, ref);
-  if (!(await api.cancelJob(job.id, ctx.signal))) {
+  // An ended job is answered as it is (a failed one would look cancelled): nothing is sent.
+  const ended = job.status === "complete" || job.status === "failed" || job.status === "expired";
+  if (ended || !(await api.cancelJob(job.id, ctx.signal))) {
     throw new CliError(`job ${job.id} was not cancelled because it is ${job.status}; only a created or in_progress job can be cancelled.`, ExitCode.refused);
   }
   return job;

@@ -354,14 +354,19 @@ describe("compliant, end to end", { concurrency: 4 }, () => {
     const r = await w.run(["cancel", "doomed"]);
     assertOk(r, "cancel");
     assert.equal(r.stdout, "");
-    assert.deepEqual(lines(r.stderr), [`cancelled job ${job.id}`]);
-    assert.equal(w.emu.jobs()[0]!.status, "expired");
+    // OpenAPI 2.168: a cancelled job is `failed` (there is no cancelled status), and status says so.
+    assert.deepEqual(lines(r.stderr), [`cancelled job ${job.id}; the API now shows it as failed (it has no cancelled status)`]);
+    assert.equal(w.emu.jobs()[0]!.status, "failed");
+    const shown = await w.run(["status", job.id, "--json"]);
+    assertOk(shown, "status");
+    assert.equal(JSON.parse(shown.stdout).status, "failed");
     assert.equal(w.emu.requests.filter((q) => q.route === "cancel" && q.method === "DELETE").length, 1);
     const ended = await w.run(["cancel", job.id]);
-    // A job that has already ended cannot be cancelled: exit 4, one sentence.
+    // A job that has already ended cannot be cancelled: exit 4, one sentence, and no DELETE is sent.
     assert.equal(ended.code, 4);
     assert.equal(ended.stdout, "");
-    assert.deepEqual(lines(ended.stderr), [`compliant: job ${job.id} was not cancelled because it is expired; only a created or in_progress job can be cancelled.`]);
+    assert.deepEqual(lines(ended.stderr), [`compliant: job ${job.id} was not cancelled because it is failed; only a created or in_progress job can be cancelled.`]);
+    assert.equal(w.emu.requests.filter((q) => q.route === "cancel" && q.method === "DELETE").length, 1);
 
     const s = await world(t, { flow: "storage" });
     const other = await s.api.createJob({ type: "tweets" });

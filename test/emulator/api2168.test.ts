@@ -120,8 +120,8 @@ test("byte paths: upload_url and download_url carry a signed token; both the bea
 
 test("byte paths: octet-stream uploads; octetStreamOnly refuses text/plain with 415", async (t) => {
   const body = sampleIds(20).join("\n") + "\n";
-  // Default: application/octet-stream (2.168) and text/plain (what the client sends today).
-  const lax = await startFor(t, { flow: "api" });
+  // octetStreamOnly off: application/octet-stream (2.168) and text/plain (an older client's).
+  const lax = await startFor(t, { flow: "api", octetStreamOnly: false });
   for (const type of [OCTET, "text/plain"]) {
     const job = await createJob(lax, { type: "users" });
     const r = await put(job.upload_url, bearer(lax, { "content-type": type }), body);

@@ -5,7 +5,7 @@ import { expectedResultsFile } from "../../src/emulator/server.js";
 import { bearer, createJob, getJob, http, json, sampleIds, startFor } from "./helpers.js";
 
 test("api flow: upload and download on the API origin with the bearer token", async (t) => {
-  const emu = await startFor(t, { flow: "api" });
+  const emu = await startFor(t, { flow: "api", octetStreamOnly: false });
   const job = await createJob(emu);
   // OpenAPI 2.168: the byte paths carry a signed token (api2168.test.ts checks it in detail).
   assert.match(job.upload_url, new RegExp(`^${emu.apiUrl}/2/compliance/jobs/${job.id}/upload\\?token=[\\w-]+$`));
@@ -14,7 +14,7 @@ test("api flow: upload and download on the API origin with the bearer token", as
   const body = ids.join("\n") + "\n";
 
   assert.equal((await http(job.upload_url, { method: "PUT", headers: { "content-type": "text/plain" }, body })).status, 401);
-  // application/octet-stream (2.168) and text/plain (what the client sends today) are accepted.
+  // With octetStreamOnly off, application/octet-stream (2.168) and text/plain (an older client's) are accepted.
   const wrongType = await http(job.upload_url, { method: "PUT", headers: bearer(emu, { "content-type": "application/json" }), body });
   assert.equal(wrongType.status, 415);
   assert.equal(wrongType.headers["content-type"], "application/problem+json");
@@ -54,7 +54,7 @@ test("api flow: upload and download on the API origin with the bearer token", as
 });
 
 test("api flow: 413 above maxUploadBytes, 409 when not created, nothing uploaded on the storage origin", async (t) => {
-  const emu = await startFor(t, { flow: "api", maxUploadBytes: 100 });
+  const emu = await startFor(t, { flow: "api", maxUploadBytes: 100, octetStreamOnly: false });
   const job = await createJob(emu);
   const big = await http(job.upload_url, { method: "PUT", headers: bearer(emu, { "content-type": "text/plain" }), body: "1\n".repeat(51) });
   assert.equal(big.status, 413);
