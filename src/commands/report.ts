@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { z } from "zod";
-import { isResultError } from "../api/schemas.js";
+import { isResultError } from "../io/result-line.js";
 import type { Context } from "../context.js";
 import { forTerminal } from "../output/escape.js";
 import { sortCounts } from "../output/render.js";

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import type { ResultLine } from "../api/schemas.js";
+import type { ResultLine } from "../io/result-line.js";
 import { hash, keyFromBytes, keyFromString, keyHi, keyLo } from "../io/id-set.js";
 import { ResultParser, type ResultStats } from "../io/results.js";
 

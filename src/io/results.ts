@@ -1,4 +1,4 @@
-import { ResultLineSchema, type ResultLine } from "../api/schemas.js";
+import { ResultLineSchema, type ResultLine } from "./result-line.js";
 import { CliError, ExitCode } from "../errors.js";
 import { LineSplitter } from "./lines.js";
 
