@@ -1,7 +1,8 @@
 import { createReadStream } from "node:fs";
 import type { ResultLine } from "../io/result-line.js";
 import { hash, keyFromBytes, keyFromString, keyHi, keyLo } from "../io/id-set.js";
-import { ResultParser, type ResultStats } from "../io/results.js";
+import type { ResultStats } from "../io/result-stats.js";
+import { ResultParser } from "../io/results.js";
 
 /**
  * What `apply` does to a record whose ID has a compliance event.

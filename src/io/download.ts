@@ -6,7 +6,8 @@ import { NetworkError } from "../api/errors.js";
 import type { Job } from "../api/schemas.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import { Crc32c } from "./crc32c.js";
-import { ResultParser, type LineLimit, type ResultStats } from "./results.js";
+import type { ResultStats } from "./result-stats.js";
+import { ResultParser, type LineLimit } from "./results.js";
 
 /** What is in a `.partial` for one part: its first `bytes` bytes (whole lines) and their SHA-256. */
 export interface Checkpoint {
