@@ -84,26 +84,6 @@ export class IdKey {
   }
 }
 
-// Until src/dataset/event-index.ts reads keys through an IdKey: the old interface, on one shared
-// IdKey (the values of the last successful call).
-const legacyKey = new IdKey();
-export let keyLo = 0;
-export let keyHi = 0;
-/** @deprecated use IdKey.fromBytes */
-export function keyFromBytes(buf: Uint8Array, start: number, end: number): boolean {
-  if (!legacyKey.fromBytes(buf, start, end)) return false;
-  keyLo = legacyKey.lo;
-  keyHi = legacyKey.hi;
-  return true;
-}
-/** @deprecated use IdKey.fromString */
-export function keyFromString(id: string): boolean {
-  if (!legacyKey.fromString(id)) return false;
-  keyLo = legacyKey.lo;
-  keyHi = legacyKey.hi;
-  return true;
-}
-
 /** murmur3-style mix of the two words of an ID to 32 bits. */
 export function hash(lo: number, hi: number): number {
   let x = Math.imul(hi, 0xcc9e2d51) ^ lo;
