@@ -4,8 +4,34 @@
 //   * isPlainEvent works on a JSON.parse'd value (no zod).
 
 const ID = /^[0-9]{1,19}$/;
-// RFC 3339 with optional fraction and Z or ±hh:mm, as ResultEventSchema accepts.
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+// What the schema's Timestamp (zod's iso datetime with offset) accepts, but for the days 29–31 that
+// some months lack (dayExists): RFC 3339 with seconds, an optional fraction, and Z or ±hh:mm, each
+// field in range (`\d` is ASCII digits, as without the u flag). Its fixed prefix puts the month at
+// 5–6 and the day at 8–9.
+const TIMESTAMP = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
+/** Days in each month (1–12) of a common year. */
+const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether the date exists in the Gregorian calendar (month 1–12, day 1–31; Feb 29 in leap years only). */
+function dayExists(year: number, month: number, day: number): boolean {
+  if (day <= MONTH_DAYS[month]!) return true;
+  return month === 2 && day === 29 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+/** The number spelled by the two ASCII digits at v[i], v[i + 1]. */
+function twoDigits(v: string, i: number): number {
+  return v.charCodeAt(i) * 10 + v.charCodeAt(i + 1) - 528;
+}
+
+/** What the schema's Timestamp accepts. */
+function isTimestamp(v: string): boolean {
+  if (!TIMESTAMP.test(v)) return false;
+  // Days 01–28 exist in every month (the common case: one look at the day's tens digit).
+  const d = v.charCodeAt(8);
+  if (d < 50 || (d === 50 && v.charCodeAt(9) < 57)) return true;
+  return dayExists(twoDigits(v, 0) * 100 + twoDigits(v, 2), twoDigits(v, 5), twoDigits(v, 8));
+}
 
 /** The schema's checks for an ordinary event, without zod's per-call cost (1M lines per job). */
 export function isPlainEvent(v: unknown): v is { id: string; action: string; reason?: string } {
@@ -17,9 +43,9 @@ export function isPlainEvent(v: unknown): v is { id: string; action: string; rea
     typeof o.action === "string" &&
     o.action.length > 0 &&
     (o.reason === undefined || typeof o.reason === "string") &&
-    (o.created_at === undefined || (typeof o.created_at === "string" && TIMESTAMP.test(o.created_at))) &&
-    (o.redacted_at === undefined || o.redacted_at === null || (typeof o.redacted_at === "string" && TIMESTAMP.test(o.redacted_at))) &&
-    (o.deleted_at === undefined || o.deleted_at === null || (typeof o.deleted_at === "string" && TIMESTAMP.test(o.deleted_at)))
+    (o.created_at === undefined || (typeof o.created_at === "string" && isTimestamp(o.created_at))) &&
+    (o.redacted_at === undefined || o.redacted_at === null || (typeof o.redacted_at === "string" && isTimestamp(o.redacted_at))) &&
+    (o.deleted_at === undefined || o.deleted_at === null || (typeof o.deleted_at === "string" && isTimestamp(o.deleted_at)))
   );
 }
 
@@ -51,10 +77,15 @@ function keyOf(buf: Buffer, s: number, e: number): number {
 
 const D = (c: number | undefined): boolean => c !== undefined && c >= 48 && c <= 57;
 
+/** The number spelled by the two ASCII digits at buf[i], buf[i + 1]. */
+function twoDigitsAt(buf: Buffer, i: number): number {
+  return buf[i]! * 10 + buf[i + 1]! - 528;
+}
+
 /**
- * Matches TIMESTAMP's pattern at `buf[s…]` (`\d` is ASCII digits, as without the u flag) and
- * returns the index just after it, or -1. The caller requires the closing quote there, so the
- * string's whole content matched, as the anchored regex requires.
+ * Matches what isTimestamp accepts at `buf[s…]` and returns the index just after it, or -1. The
+ * caller requires the closing quote there, so the string's whole content matched, as the anchored
+ * regex requires.
  */
 function timestampEnd(buf: Buffer, s: number, e: number): number {
   if (e - s < 20) return -1;
@@ -66,6 +97,11 @@ function timestampEnd(buf: Buffer, s: number, e: number): number {
   ) {
     return -1;
   }
+  // The ranges (all digits now): month 01–12, day 01–31 and in the month, hh ≤ 23, mm and ss ≤ 59.
+  const month = twoDigitsAt(buf, s + 5);
+  const day = twoDigitsAt(buf, s + 8);
+  if (month < 1 || month > 12 || day < 1 || twoDigitsAt(buf, s + 11) > 23 || buf[s + 14]! > 53 || buf[s + 17]! > 53) return -1;
+  if (day > 28 && !dayExists(twoDigitsAt(buf, s) * 100 + twoDigitsAt(buf, s + 2), month, day)) return -1;
   let i = s + 19;
   if (buf[i] === 46) {
     i++;
@@ -74,7 +110,12 @@ function timestampEnd(buf: Buffer, s: number, e: number): number {
   }
   const c = buf[i];
   if (c === 90) return i + 1; // Z
-  if ((c === 43 || c === 45) && D(buf[i + 1]) && D(buf[i + 2]) && buf[i + 3] === 58 && D(buf[i + 4]) && D(buf[i + 5])) return i + 6;
+  if (
+    (c === 43 || c === 45) && D(buf[i + 1]) && D(buf[i + 2]) && buf[i + 3] === 58 && D(buf[i + 4]) && D(buf[i + 5]) &&
+    twoDigitsAt(buf, i + 1) <= 23 && buf[i + 4]! <= 53
+  ) {
+    return i + 6;
+  }
   return -1;
 }
 
