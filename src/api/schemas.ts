@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { IdString, Timestamp } from "../io/result-line.js";
 import { redactUrl } from "./redact.js";
 
 // Shapes follow the API's documented job shape: validate against the v2.166 job shape, but
@@ -6,7 +7,6 @@ import { redactUrl } from "./redact.js";
 // keep `name`, `resumable`, `meta` and `error` optional, and accept timestamps with `Z` or an
 // offset (jobs use `.000Z`, user results use `+00:00`).
 
-const Timestamp = z.iso.datetime({ offset: true });
 /**
  * A job's upload or download URL: only http(s) is something this client may PUT to or GET from
  * (a `file:`, `data:` or `ftp:` URL is an unusable answer). The message names the URL, redacted.
@@ -27,9 +27,6 @@ const TransferUrl = z.string().superRefine((value, ctx) => {
       : "expected an http or https URL",
   });
 });
-
-/** Post and user IDs are 1–19 digit strings (`^[0-9]{1,19}$` in the spec); never numbers. */
-export const IdString = z.string().regex(/^[0-9]{1,19}$/, "expected a 1–19 digit ID");
 
 export const JOB_TYPES = ["tweets", "users"] as const;
 export const JobTypeSchema = z.enum(JOB_TYPES);
@@ -82,32 +79,3 @@ export const JobListResponseSchema = z.looseObject({
   meta: z.looseObject({ result_count: z.number().optional() }).optional(),
   errors: z.array(ProblemSchema).optional(),
 });
-
-/**
- * One compliance event. `action` and `reason` are open strings: `delete` is the only action ever
- * recorded, the API-origin flow adds `rehydrate` and `scrub_geo`, and the 2026 docs add the
- * `bounced` reason. `redacted_at` is optional and may be null; `deleted_at` is its newer alias.
- */
-export const ResultEventSchema = z.looseObject({
-  id: IdString,
-  action: z.string().min(1),
-  reason: z.string().optional(),
-  created_at: Timestamp.optional(),
-  redacted_at: Timestamp.nullish(),
-  deleted_at: Timestamp.nullish(),
-});
-export type ResultEvent = z.infer<typeof ResultEventSchema>;
-
-/** The API-origin flow may report an ID it could not check: `{"id":"…","error":"invalid_id"}`. */
-export const ResultErrorSchema = z.looseObject({
-  id: z.string(),
-  error: z.string().min(1),
-});
-export type ResultError = z.infer<typeof ResultErrorSchema>;
-
-export const ResultLineSchema = z.union([ResultEventSchema, ResultErrorSchema]);
-export type ResultLine = z.infer<typeof ResultLineSchema>;
-
-export function isResultError(line: ResultLine): line is ResultError {
-  return typeof (line as { error?: unknown }).error === "string" && !("action" in line);
-}

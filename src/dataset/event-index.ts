@@ -1,7 +1,8 @@
 import { createReadStream } from "node:fs";
-import type { ResultLine } from "../api/schemas.js";
-import { hash, keyFromBytes, keyFromString, keyHi, keyLo } from "../io/id-set.js";
-import { ResultParser, type ResultStats } from "../io/results.js";
+import type { ResultLine } from "../io/result-line.js";
+import { hash, IdKey } from "../io/id-set.js";
+import type { ResultStats } from "../io/result-stats.js";
+import { ResultParser } from "../io/results.js";
 
 /**
  * What `apply` does to a record whose ID has a compliance event.
@@ -36,6 +37,8 @@ export class EventIndex {
   #kinds: Uint8Array;
   #mask: number;
   #size = 0;
+  /** Where add/lookup read the ID given. */
+  readonly #key = new IdKey();
 
   constructor(expected = 0) {
     let cap = 1024;
@@ -55,20 +58,23 @@ export class EventIndex {
 
   /** Records `kind` for an ID, keeping the strongest kind when the ID is already there. */
   add(id: string, kind: KindValue): void {
-    if (kind === Kind.none || !keyFromString(id)) return;
+    const key = this.#key;
+    if (kind === Kind.none || !key.fromString(id)) return;
     if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
-    this.#put(keyLo, keyHi, kind);
+    this.#put(key.lo, key.hi, kind);
   }
 
   /** The kind of the ID spelled by buf[start, end), or Kind.none. */
   lookupRange(buf: Uint8Array, start: number, end: number): KindValue {
-    if (this.#size === 0 || !keyFromBytes(buf, start, end)) return Kind.none;
-    return this.#find(keyLo, keyHi);
+    const key = this.#key;
+    if (this.#size === 0 || !key.fromBytes(buf, start, end)) return Kind.none;
+    return this.#find(key.lo, key.hi);
   }
 
   lookup(id: string): KindValue {
-    if (this.#size === 0 || !keyFromString(id)) return Kind.none;
-    return this.#find(keyLo, keyHi);
+    const key = this.#key;
+    if (this.#size === 0 || !key.fromString(id)) return Kind.none;
+    return this.#find(key.lo, key.hi);
   }
 
   #find(lo: number, hi: number): KindValue {

@@ -4,7 +4,8 @@ import { open, unlink, type FileHandle } from "node:fs/promises";
 import { CliError, ExitCode } from "../errors.js";
 import { createPartial, partialPath, ReplacedPartialError, renameIntoPlace } from "./atomic-file.js";
 import { Crc32c } from "./crc32c.js";
-import { ResultParser, type LineLimit, type ResultStats } from "./results.js";
+import type { ResultStats } from "./result-stats.js";
+import { ResultParser, type LineLimit } from "./results.js";
 
 /** What is in a `.partial` for one part: its first `bytes` bytes (whole lines) and their SHA-256. */
 export interface Checkpoint {

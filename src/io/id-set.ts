@@ -22,60 +22,66 @@ const MIN_CAPACITY = 1024;
 const MAX_CAPACITY = 1 << 30;
 const MAX_LOAD = 0.7;
 
-// Scratch output of the key computation (no pair allocated per ID); read-only to importers.
-export let keyLo = 0;
-export let keyHi = 0;
-
 /** The high word of the value whose low word is `lo` and approximate value is `approx`. */
 export function highWord(approx: number, lo: number): number {
   return Math.round((approx - (lo >>> 0)) / TWO_POW_32);
 }
 
-/** Sets keyLo/keyHi from the digits buf[start, end); false if they are not 1–19 digits. */
-export function keyFromBytes(buf: Uint8Array, start: number, end: number): boolean {
-  if (end - start < 1 || end - start > MAX_DIGITS) return false;
-  let lo = 0;
-  let approx = 0;
-  for (let k = start; k < end; k++) {
-    const d = buf[k]! - 48;
-    if (d < 0 || d > 9) return false;
-    lo = (Math.imul(lo, 10) + d) | 0;
-    approx = approx * 10 + d;
-  }
-  keyLo = lo >>> 0;
-  keyHi = highWord(approx, lo);
-  return true;
-}
+/**
+ * The two words of an ID (its value is hi·2^32 + lo, both uint32), read from its digits into
+ * this object's fields: each reader keeps one and reuses it, so no pair is allocated per ID.
+ */
+export class IdKey {
+  lo = 0;
+  hi = 0;
 
-/** Sets keyLo/keyHi from a digit string; false if it is not 1–19 digits. */
-export function keyFromString(id: string): boolean {
-  const end = id.length;
-  if (end < 1 || end > MAX_DIGITS) return false;
-  let lo = 0;
-  let approx = 0;
-  for (let k = 0; k < end; k++) {
-    const d = id.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return false;
-    lo = (Math.imul(lo, 10) + d) | 0;
-    approx = approx * 10 + d;
-  }
-  keyLo = lo >>> 0;
-  keyHi = highWord(approx, lo);
-  return true;
-}
-
-function keyFromId(id: string | bigint): void {
-  let ok = false;
-  if (typeof id === "bigint") {
-    if (id >= 0n && id <= 9999999999999999999n) {
-      keyLo = Number(id & 0xffffffffn);
-      keyHi = Number(id >> 32n);
-      ok = true;
+  /** Reads the digits buf[start, end); false (fields unchanged) if they are not 1–19 digits. */
+  fromBytes(buf: Uint8Array, start: number, end: number): boolean {
+    if (end - start < 1 || end - start > MAX_DIGITS) return false;
+    let lo = 0;
+    let approx = 0;
+    for (let k = start; k < end; k++) {
+      const d = buf[k]! - 48;
+      if (d < 0 || d > 9) return false;
+      lo = (Math.imul(lo, 10) + d) | 0;
+      approx = approx * 10 + d;
     }
-  } else if (typeof id === "string") {
-    ok = keyFromString(id);
+    this.lo = lo >>> 0;
+    this.hi = highWord(approx, lo);
+    return true;
   }
-  if (!ok) throw new TypeError(`not an ID of 1–19 digits: ${JSON.stringify(String(id).slice(0, 40))}`);
+
+  /** Reads a digit string; false (fields unchanged) if it is not 1–19 digits. */
+  fromString(id: string): boolean {
+    const end = id.length;
+    if (end < 1 || end > MAX_DIGITS) return false;
+    let lo = 0;
+    let approx = 0;
+    for (let k = 0; k < end; k++) {
+      const d = id.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) return false;
+      lo = (Math.imul(lo, 10) + d) | 0;
+      approx = approx * 10 + d;
+    }
+    this.lo = lo >>> 0;
+    this.hi = highWord(approx, lo);
+    return true;
+  }
+
+  /** Reads a digit string or a bigint; throws TypeError for anything that is not an ID of 1–19 digits. */
+  fromId(id: string | bigint): void {
+    let ok = false;
+    if (typeof id === "bigint") {
+      if (id >= 0n && id <= 9999999999999999999n) {
+        this.lo = Number(id & 0xffffffffn);
+        this.hi = Number(id >> 32n);
+        ok = true;
+      }
+    } else if (typeof id === "string") {
+      ok = this.fromString(id);
+    }
+    if (!ok) throw new TypeError(`not an ID of 1–19 digits: ${JSON.stringify(String(id).slice(0, 40))}`);
+  }
 }
 
 /** murmur3-style mix of the two words of an ID to 32 bits. */
@@ -101,6 +107,8 @@ export class IdSet {
   private slots = new Int32Array(0);
   /** Sink for the prefetching loads (keeps them from being optimised away). */
   private sink = 0;
+  /** Where add/has/addRange/hasRange read the ID given. */
+  private readonly key = new IdKey();
 
   /** @param expected IDs to size the table for up front (it still grows past that). */
   constructor(expected = 0) {
@@ -127,13 +135,15 @@ export class IdSet {
 
   /** Adds an ID given as a digit string or bigint; true if it was not present. Throws TypeError for anything else. */
   add(id: string | bigint): boolean {
-    keyFromId(id);
-    return this.addKey(keyLo, keyHi);
+    const key = this.key;
+    key.fromId(id);
+    return this.addKey(key.lo, key.hi);
   }
 
   has(id: string | bigint): boolean {
-    keyFromId(id);
-    return this.hasKey(keyLo, keyHi);
+    const key = this.key;
+    key.fromId(id);
+    return this.hasKey(key.lo, key.hi);
   }
 
   /**
@@ -142,13 +152,15 @@ export class IdSet {
    * present. Throws TypeError when the range is not 1–19 digits.
    */
   addRange(buf: Uint8Array, start: number, end: number): boolean {
-    if (!keyFromBytes(buf, start, end)) throw rangeError(buf, start, end);
-    return this.addKey(keyLo, keyHi);
+    const key = this.key;
+    if (!key.fromBytes(buf, start, end)) throw rangeError(buf, start, end);
+    return this.addKey(key.lo, key.hi);
   }
 
   hasRange(buf: Uint8Array, start: number, end: number): boolean {
-    if (!keyFromBytes(buf, start, end)) throw rangeError(buf, start, end);
-    return this.hasKey(keyLo, keyHi);
+    const key = this.key;
+    if (!key.fromBytes(buf, start, end)) throw rangeError(buf, start, end);
+    return this.hasKey(key.lo, key.hi);
   }
 
   /** Calls fn(lo, hi) for every ID held (table order). */

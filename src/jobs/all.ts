@@ -11,7 +11,8 @@ import { CliError, ExitCode, InterruptedError, TimeoutError, UsageError } from "
 import { partialPath, renameIntoPlace } from "../io/atomic-file.js";
 import type { DownloadStats } from "../io/download.js";
 import type { PreparedIds } from "../io/ids.js";
-import { emptyStats, mergeStats, ResultParser, type ResultStats } from "../io/results.js";
+import { emptyStats, mergeStats, type ResultStats } from "../io/result-stats.js";
+import { ResultParser } from "../io/results.js";
 import { displayPath, displayTarget, openInPlace, refuseSameFile, resultsTarget, targetName, type ResultsTarget } from "../io/target.js";
 import { forTerminal } from "../output/escape.js";
 import { summaryFrom, type RunSummary } from "../output/render.js";

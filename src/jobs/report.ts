@@ -1,4 +1,4 @@
-import { isResultError } from "../api/schemas.js";
+import { isResultError } from "../io/result-line.js";
 import type { Context } from "../context.js";
 import { forTerminal } from "../output/escape.js";
 import { sortCounts } from "../output/render.js";

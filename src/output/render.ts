@@ -1,5 +1,5 @@
 import type { Job } from "../api/schemas.js";
-import type { ResultStats } from "../io/results.js";
+import type { ResultStats } from "../io/result-stats.js";
 import { forTerminal } from "./escape.js";
 
 // Human tables and --json documents. The JSON shapes are a stable interface (README documents

@@ -8,7 +8,7 @@ import { mkdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ComplianceApi } from "../../src/api/client.js";
 import type { Job } from "../../src/api/schemas.js";
-import { formatInvalidExample, idFileMessages } from "../../src/io/ids.js";
+import { formatInvalidExample, idFileMessages } from "../../src/io/id-messages.js";
 import type { Emulator } from "../../src/emulator/server.js";
 import { emuEnv, emulatorFor, runCli, tempDir, type CliResult } from "../helpers/cli.js";
 

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JobResponseSchema, JobListResponseSchema, ResultLineSchema } from "../../src/api/schemas.js";
+import { JobResponseSchema, JobListResponseSchema } from "../../src/api/schemas.js";
+import { ResultLineSchema } from "../../src/io/result-line.js";
 import {
   expectedEvent,
   expectedLines,

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { JobResponseSchema, ResultLineSchema } from "../../src/api/schemas.js";
+import { JobResponseSchema } from "../../src/api/schemas.js";
+import { ResultLineSchema } from "../../src/io/result-line.js";
 import { expectedResultsFile } from "../../src/emulator/server.js";
 import { bearer, createJob, getJob, http, json, sampleIds, startFor } from "./helpers.js";
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { ResultLineSchema } from "../../src/api/schemas.js";
+import { ResultLineSchema } from "../../src/io/result-line.js";
 import { expectedEvent, expectedResultsFile, processIdFile, renderResultLine, snowflakeMs } from "../../src/emulator/server.js";
 import { runEmulator } from "../../src/emulator/main.js";
 import { bearer, http, json } from "./helpers.js";

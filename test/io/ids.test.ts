@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { UsageError } from "../../src/errors.js";
-import { idFileMessages, prepareIds } from "../../src/io/ids.js";
+import { idFileMessages } from "../../src/io/id-messages.js";
+import { prepareIds } from "../../src/io/ids.js";
 import type { PrepareIdsOptions, PreparedIds } from "../../src/io/ids.js";
 import { rng } from "../helpers/rng.js";
 
