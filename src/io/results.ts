@@ -8,11 +8,18 @@ import { emptyStats, type ResultStats } from "./result-stats.js";
 import { LineSplitter } from "./lines.js";
 
 export class InvalidResultLineError extends CliError {
-  constructor(source: string, lineNo: number, text: string, why: string) {
-    super(
-      `${source} line ${lineNo} is not a valid compliance event (${why}): ${JSON.stringify(text.slice(0, 80))}; the file may be truncated or corrupt, so download it again.`,
-      ExitCode.refused,
-    );
+  constructor(
+    readonly source: string,
+    readonly lineNo: number,
+    readonly text: string,
+    readonly why: string,
+  ) {
+    super(`${source} ${InvalidResultLineError.what(lineNo, text, why)}; the file may be truncated or corrupt, so download it again.`, ExitCode.refused);
+  }
+
+  /** "line 3 is not a valid compliance event (…): "…"": the finding, without the source or advice. */
+  static what(lineNo: number, text: string, why: string): string {
+    return `line ${lineNo} is not a valid compliance event (${why}): ${JSON.stringify(text.slice(0, 80))}`;
   }
 }
 

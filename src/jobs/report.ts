@@ -77,7 +77,8 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
   } catch (err) {
     // Here the file is the user's input, not an API answer: a bad line is a usage error (exit 2).
     if (err instanceof InvalidResultLineError) {
-      throw new UsageError(`${resultsName} does not look like a compliance results file: ${err.message.replace(`${resultsName} `, "").replace(/; the file may be.*$/, "")}; pass the NDJSON file written by \`compliant download\` or \`compliant all\`.`);
+      const found = InvalidResultLineError.what(err.lineNo, err.text, err.why);
+      throw new UsageError(`${resultsName} does not look like a compliance results file: ${found}; pass the NDJSON file written by \`compliant download\` or \`compliant all\`.`);
     }
     throw err;
   }
