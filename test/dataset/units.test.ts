@@ -44,7 +44,7 @@ test("DatasetApplier gives the same bytes whatever the chunk boundaries", async 
   const { join } = await import("node:path");
   const { DatasetApplier } = await import("../../src/dataset/applier.js");
   const { loadResults } = await import("../../src/dataset/event-index.js");
-  const { FIXTURES } = await import("./fake-context.js");
+  const { FIXTURES } = await import("../helpers/fake-context.js");
   const results = await loadResults("r", createReadStream(join(FIXTURES, "results-tweets.ndjson")));
   for (const name of ["posts-v2.jsonl", "posts-v11.jsonl", "pages-v2.jsonl", "ids.txt"]) {
     const data = readFileSync(join(FIXTURES, name));

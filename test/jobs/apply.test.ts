@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { run as apply } from "../../src/jobs/apply.js";
 import { CliError, ExitCode, UsageError } from "../../src/errors.js";
-import { fakeContext, rawLines, workdir } from "./fake-context.js";
+import { fakeContext, rawLines, workdir } from "../helpers/fake-context.js";
 
 const read = (dir: string, name: string) => readFileSync(join(dir, name), "utf8");
 

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { run as apply } from "../../src/jobs/apply.js";
 import { run as ids } from "../../src/jobs/ids.js";
 import { ExitCode, UsageError } from "../../src/errors.js";
-import { fakeContext, workdir } from "./fake-context.js";
+import { fakeContext, workdir } from "../helpers/fake-context.js";
 
 async function idsOf(dir: string, opts: Record<string, unknown>, stdin?: string): Promise<{ out: string; err: string }> {
   const f = fakeContext(dir, { stdin });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { run as report } from "../../src/jobs/report.js";
-import { fakeContext, workdir } from "./fake-context.js";
+import { fakeContext, workdir } from "../helpers/fake-context.js";
 
 test("report counts a real results file by action and reason", async () => {
   const dir = workdir();
