@@ -67,7 +67,7 @@ export function resolveApiUrl(flag: string | undefined, env: Env, processEnv?: E
 }
 
 /** 127.0.0.0/8, ::1 and localhost: a server on this machine. */
-export function isLoopback(hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
   if (host === "localhost" || host.endsWith(".localhost") || host === "::1") return true;
   const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);

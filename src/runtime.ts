@@ -26,7 +26,7 @@ export const NO_TUNING_ENV = "COMPLIANT_NO_V8_TUNING";
 export type ChunkHook = (bytes: number) => void;
 
 /** True unless `COMPLIANT_NO_V8_TUNING` is set to something other than "" or "0". */
-export function tuningEnabled(env: Record<string, string | undefined>): boolean {
+function tuningEnabled(env: Record<string, string | undefined>): boolean {
   const v = env[NO_TUNING_ENV];
   return v === undefined || v === "" || v === "0";
 }

@@ -64,9 +64,6 @@ export const ProblemSchema = z.looseObject({
 });
 export type Problem = z.infer<typeof ProblemSchema>;
 
-/** Legacy `{code, message}` errors are still in the spec's `default` response. */
-export const LegacyErrorSchema = z.looseObject({ code: z.number(), message: z.string() });
-
 export const JobResponseSchema = z.looseObject({
   data: JobSchema,
   errors: z.array(ProblemSchema).optional(),

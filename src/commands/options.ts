@@ -96,7 +96,7 @@ export function positiveInt(name: string) {
   };
 }
 
-export const JOB_TYPE_CHOICES = ["tweets", "users"] as const;
+const JOB_TYPE_CHOICES = ["tweets", "users"] as const;
 
 export const typeOption = (what = "job type") => new Option("-t, --type <type>", what).choices(JOB_TYPE_CHOICES);
 

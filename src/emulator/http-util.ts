@@ -43,7 +43,7 @@ export function headerString(v: string | string[] | undefined): string | undefin
   return Array.isArray(v) ? v.join(", ") : v;
 }
 
-export function isChunked(req: IncomingMessage): boolean {
+function isChunked(req: IncomingMessage): boolean {
   return /\bchunked\b/i.test(headerString(req.headers["transfer-encoding"]) ?? "");
 }
 

@@ -7,7 +7,7 @@
 // rate-limit.ts, http-util.ts (request context, responses, body readers), api-routes.ts,
 // storage-routes.ts and resumable.ts (resumable upload sessions).
 
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -241,9 +241,4 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** HTTP reason phrase helper for callers printing statuses (499 is GCS's "client closed"). */
-export function statusText(status: number): string {
-  return status === 499 ? "Client Closed Request" : (STATUS_CODES[status] ?? "Unknown");
 }

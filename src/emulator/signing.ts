@@ -10,10 +10,10 @@
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export const SERVICE_ACCOUNT = "compliant-emulator-svc-acct@compliant-emulator.iam.gserviceaccount.com";
+const SERVICE_ACCOUNT = "compliant-emulator-svc-acct@compliant-emulator.iam.gserviceaccount.com";
 
 /** `YYYYMMDDTHHMMSSZ` */
-export function googDate(ms: number): string {
+function googDate(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
 }
 

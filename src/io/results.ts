@@ -183,10 +183,3 @@ export class ResultParser {
     return this.stats;
   }
 }
-
-/** Reads and counts a whole results stream (a file, or a partial file being resumed). */
-export async function scanResults(source: string, stream: AsyncIterable<Buffer>, limit?: LineLimit): Promise<ResultStats> {
-  const parser = new ResultParser(source, undefined, limit);
-  for await (const chunk of stream) parser.push(chunk);
-  return parser.end();
-}

@@ -35,7 +35,7 @@ export const UNKNOWN_UPLOAD_LIMIT: LineLimit = {
 };
 
 /** A job's results as a download source: the HTTP layer opens them again from any byte. */
-export function resultSource(api: ComplianceApi, job: Job): ResultSource {
+function resultSource(api: ComplianceApi, job: Job): ResultSource {
   return {
     jobId: job.id,
     open: (offset, signal) => api.openResults(job, offset, signal),
