@@ -5,7 +5,7 @@ import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, 
 import { forTerminal } from "./output/escape.js";
 import { applyRuntimeTuning } from "./runtime.js";
 import { VERSION } from "./version.js";
-import { checkInputs, usageFromZod, type On } from "./commands/options.js";
+import { checkInputs, globalFlags, usageFromZod, type On } from "./commands/options.js";
 import * as all from "./commands/all.js";
 import * as apply from "./commands/apply.js";
 import * as cancel from "./commands/cancel.js";
@@ -37,8 +37,9 @@ export function buildProgram(io: CliIo & { state: RunControl }): Command {
     state.command = cmd.name();
     const raw = { ...cmd.optsWithGlobals(), args: cmd.args };
     checkInputs(cmd.name(), raw, cmd.args, io.cwd);
-    const ctx = buildContext(io, state, cmd.optsWithGlobals() as GlobalFlags);
     const { z } = await import("zod");
+    const flags: GlobalFlags = globalFlags(z).parse(raw);
+    const ctx = buildContext(io, state, flags);
     const parsed = schema(z).safeParse(raw);
     if (!parsed.success) throw usageFromZod(parsed.error);
     await handler(parsed.data, ctx);

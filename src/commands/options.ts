@@ -33,6 +33,18 @@ export function usageFromZod(error: z.ZodError): UsageError {
   return new UsageError(`${name}: ${issue.message}`);
 }
 
+/** The program's global flags (cli.ts declares them), as every run's Context holds them. */
+export const globalFlags = (zod: Zod) =>
+  zod.object({
+    apiUrl: zod.string().optional(),
+    tokenFile: zod.string().optional(),
+    json: zod.boolean().optional(),
+    quiet: zod.boolean().optional(),
+    verbose: zod.boolean().optional(),
+    emulator: zod.boolean().optional(),
+    stateDir: zod.string().optional(),
+  });
+
 /** Options every command's schema may read: the global flags it uses. */
 export const globals = (zod: Zod) => ({
   json: zod.boolean().optional(),
