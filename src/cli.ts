@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { GlobalFlags } from "./config.js";
 import { buildContext, type CliIo, type RunControl } from "./context.js";
 import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, systemError } from "./errors.js";
@@ -38,7 +38,9 @@ export function buildProgram(io: CliIo & { state: RunControl }): Command {
     const raw = { ...cmd.optsWithGlobals(), args: cmd.args };
     checkInputs(cmd.name(), raw, cmd.args, io.cwd);
     const { z } = await import("zod");
-    const flags: GlobalFlags = globalFlags(z).parse(raw);
+    const checked = globalFlags(z).safeParse(raw);
+    if (!checked.success) throw usageFromZod(checked.error);
+    const flags: GlobalFlags = checked.data;
     const ctx = buildContext(io, state, flags);
     const parsed = schema(z).safeParse(raw);
     if (!parsed.success) throw usageFromZod(parsed.error);
@@ -54,6 +56,9 @@ export function buildProgram(io: CliIo & { state: RunControl }): Command {
     .option("--api-url <url>", "API base URL (default: $X_API_BASE_URL or https://api.x.com; plain http only for loopback such as 127.0.0.1)")
     .option("--token-file <path>", "read the bearer token from a file (- for stdin) instead of $X_BEARER_TOKEN/$BEARER_TOKEN")
     .option("--emulator", "start the built-in local emulator for this run and talk to it (no real API calls)")
+    .addOption(
+      new Option("--emulator-flow <flow>", "with --emulator: signed storage URLs (default), or the API's own byte paths as in OpenAPI 2.168 (?token= URLs, octet-stream, resumable refused, DELETE makes a job failed, the newer result lines)").choices(["storage", "api"]),
+    )
     .option("--state-dir <dir>", "where `all` keeps resumable run state (default: $XDG_STATE_HOME/compliant)")
     .option("--json", "print one JSON document on stdout instead of human output")
     .option("-q, --quiet", "print only errors on stderr")

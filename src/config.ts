@@ -32,6 +32,8 @@ export interface GlobalFlags {
   quiet?: boolean;
   verbose?: boolean;
   emulator?: boolean;
+  /** With --emulator: signed storage URLs (default), or the API's own byte paths. */
+  emulatorFlow?: "storage" | "api";
   stateDir?: string;
 }
 

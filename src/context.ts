@@ -73,11 +73,12 @@ async function createApi(ctx: Context, run: RunControl, processEnv: Env, onChunk
   let token: string;
   if (ctx.flags.emulator) {
     const { startEmulator } = await import("./emulator/server.js");
-    const emu = await startEmulator({ pollsToComplete: 1 });
+    const flow = ctx.flags.emulatorFlow ?? "storage";
+    const emu = await startEmulator({ pollsToComplete: 1, flow });
     run.cleanups.push(() => emu.close());
     ({ apiUrl, apiOrigin } = resolveApiUrl(emu.apiUrl, {}));
     token = emu.token;
-    ctx.log.info(`using the built-in emulator at ${emu.apiUrl} (--emulator): no request goes to the real X API`);
+    ctx.log.info(`using the built-in emulator at ${emu.apiUrl} (--emulator${flow === "api" ? " --emulator-flow api" : ""}): no request goes to the real X API`);
   } else {
     ({ apiUrl, apiOrigin } = resolveApiUrl(ctx.flags.apiUrl, ctx.env, processEnv, ctx.cwd));
     token = (await resolveToken(ctx.flags, ctx.env, ctx.stdin, (m) => ctx.log.warn(m))).token;

@@ -42,7 +42,11 @@ export const globalFlags = (zod: Zod) =>
     quiet: zod.boolean().optional(),
     verbose: zod.boolean().optional(),
     emulator: zod.boolean().optional(),
+    emulatorFlow: zod.enum(["storage", "api"]).optional(),
     stateDir: zod.string().optional(),
+  })
+  .refine((f) => f.emulatorFlow === undefined || f.emulator === true, {
+    error: "--emulator-flow chooses the flow of the built-in emulator, so it needs --emulator; add --emulator, or drop --emulator-flow.",
   });
 
 /** Options every command's schema may read: the global flags it uses. */

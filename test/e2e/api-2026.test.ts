@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { emuEnv, runCli } from "../helpers/cli.js";
+import { expectedResultsFile } from "../../src/emulator/server.js";
+import { emuEnv, runCli, tempDir } from "../helpers/cli.js";
+import { sampleIds } from "../emulator/helpers.js";
 import { ls, read, routes, setup, show } from "./unattended-helpers.js";
 
 const FALLBACK = /the API refused a resumable upload \(400[^)]*\), so nothing was created; creating the job without --resumable, and its IDs go up in one PUT/;
@@ -74,4 +76,21 @@ test("an upload URL whose host changed since the job was created is not followed
     show(second),
   );
   assert.equal(routes(s.emu.requests, "upload").length, uploadsBefore, "nothing was sent");
+});
+
+test("--emulator --emulator-flow api runs `all` on the API-origin flow; --emulator-flow alone is exit 2 and starts nothing", async (t) => {
+  const dir = await tempDir(t);
+  const ids = sampleIds(40);
+  await writeFile(join(dir, "ids.txt"), ids.join("\n") + "\n");
+  const r = await runCli(["all", "--emulator", "--emulator-flow", "api", "--type", "tweets", "-i", "ids.txt", "-o", "r.ndjson"], { cwd: dir });
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /using the built-in emulator at http:\/\/127\.0\.0\.1:\d+ \(--emulator --emulator-flow api\)/);
+  assert.equal(await read(join(dir, "r.ndjson")), expectedResultsFile(ids, "tweets", "api"));
+
+  const before = await ls(dir);
+  const alone = await runCli(["all", "--emulator-flow", "api", "--type", "tweets", "-i", "ids.txt", "-o", "s.ndjson"], { cwd: dir });
+  assert.equal(alone.code, 2);
+  assert.equal(alone.stdout, "");
+  assert.equal(alone.stderr, "compliant: --emulator-flow chooses the flow of the built-in emulator, so it needs --emulator; add --emulator, or drop --emulator-flow.\n");
+  assert.deepEqual(await ls(dir), before, "nothing was created");
 });
