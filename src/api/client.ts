@@ -62,6 +62,11 @@ export class ComplianceApi {
     return this.http.close();
   }
 
+  /** The API's origin: the one place the bearer token goes, and whose URLs are not another's. */
+  get apiOrigin(): string {
+    return this.http.apiOrigin;
+  }
+
   /** The rate-limit budget the API last reported for job lookups (`GET /2/compliance/jobs/:id`), to pace polls by. */
   jobLookupLimit(): RateLimitState | undefined {
     return this.http.rateLimitOf("GET", this.url("/2/compliance/jobs/0"));

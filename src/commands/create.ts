@@ -20,12 +20,12 @@ export const define: Define = (on) =>
     .action(
       on(options, async (opts, ctx) => {
         const { checkName, createJob } = await import("../jobs/create.js");
-        const { jobDetails } = await import("../output/render.js");
+        const { jobDetails, jobForOutput } = await import("../output/render.js");
         checkName(opts.name);
         const api = await ctx.api();
         const job = await createJob(ctx, api, { type: opts.type, name: opts.name, resumable: opts.resumable });
         if (opts.json) {
-          ctx.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+          ctx.stdout.write(`${JSON.stringify(jobForOutput(job, api.apiOrigin), null, 2)}\n`);
           return;
         }
         ctx.stdout.write(`${job.id}\n`);

@@ -22,10 +22,11 @@ export const define: Define = (on) =>
     .action(
       on(options, async (opts, ctx) => {
         const { findJobs } = await import("../jobs/resolve.js");
-        const { jobTable } = await import("../output/render.js");
-        const { jobs, types } = await findJobs(ctx, await ctx.api(), opts);
+        const { jobForOutput, jobTable } = await import("../output/render.js");
+        const api = await ctx.api();
+        const { jobs, types } = await findJobs(ctx, api, opts);
         if (opts.json) {
-          ctx.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
+          ctx.stdout.write(`${JSON.stringify(jobs.map((j) => jobForOutput(j, api.apiOrigin)), null, 2)}\n`);
           return;
         }
         if (jobs.length === 0) {

@@ -26,7 +26,7 @@ export const define: Define = (on) =>
         const { resolveJob } = await import("../jobs/resolve.js");
         const { assertComplete, defaultIntervalMs, waitForJob } = await import("../jobs/poll.js");
         const { forTerminal } = await import("../output/escape.js");
-        const { jobDetails } = await import("../output/render.js");
+        const { jobDetails, jobForOutput } = await import("../output/render.js");
         const api = await ctx.api();
         let job = await resolveJob(ctx, api, opts.job);
         if (opts.wait) {
@@ -39,7 +39,7 @@ export const define: Define = (on) =>
             onSlowDown: (ms) => ctx.log.debug(`polling every ${Math.round(ms / 1000)} s to stay within the rate limit`),
           });
         }
-        ctx.stdout.write(opts.json ? `${JSON.stringify(job, null, 2)}\n` : jobDetails(job));
+        ctx.stdout.write(opts.json ? `${JSON.stringify(jobForOutput(job, api.apiOrigin), null, 2)}\n` : jobDetails(job));
         if (opts.wait) assertComplete(job);
       }),
     );

@@ -1,5 +1,6 @@
 import type { Job } from "../api/schemas.js";
 import type { ResultStats } from "../io/result-stats.js";
+import { redactUrl } from "../api/redact.js";
 import { forTerminal } from "./escape.js";
 
 // Human tables and --json documents. The JSON shapes are a stable interface (README documents
@@ -133,4 +134,13 @@ export function transferText(done: number, total: number | undefined, startedAt:
   let text = `${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ""}, ${formatBytes(rate)}/s`;
   if (total && rate > 0 && done < total) text += `, ETA ${formatDuration(((total - done) / rate) * 1000)}`;
   return text;
+}
+
+/**
+ * A job as `--json` prints it: what the API returned, except that its signed URLs show no
+ * secret (signatures, credentials, the byte paths' `token`): anyone holding them could upload to
+ * the job or read its results. `compliant upload` and `download` fetch the job afresh.
+ */
+export function jobForOutput(job: Job, apiOrigin: string): Job {
+  return { ...job, upload_url: redactUrl(job.upload_url, apiOrigin), download_url: redactUrl(job.download_url, apiOrigin) };
 }

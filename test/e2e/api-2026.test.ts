@@ -94,3 +94,18 @@ test("--emulator --emulator-flow api runs `all` on the API-origin flow; --emulat
   assert.equal(alone.stderr, "compliant: --emulator-flow chooses the flow of the built-in emulator, so it needs --emulator; add --emulator, or drop --emulator-flow.\n");
   assert.deepEqual(await ls(dir), before, "nothing was created");
 });
+
+test("the byte paths' token is a secret: create, status and list --json show it redacted", async (t) => {
+  const s = await setup(t, { flow: "api" });
+  const created = await s.run(["create", "--type", "tweets", "--json"]);
+  assert.equal(created.code, 0, show(created));
+  const [job] = s.emu.jobs();
+  const status = await s.run(["status", job!.id, "--json"]);
+  const list = await s.run(["list", "--json"]);
+  for (const r of [created, status, list]) {
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, /\/upload\?token=REDACTED"/);
+    assert.match(r.stdout, /\/download\?token=REDACTED"/);
+    assert.doesNotMatch(r.stdout, /token=(?!REDACTED)/);
+  }
+});

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ComplianceApi } from "../../src/api/client.js";
+import { redactUrl } from "../../src/api/redact.js";
 import type { Job } from "../../src/api/schemas.js";
 import { EXIT_CODE_HELP } from "../../src/errors.js";
 import { expectedResultsFile, manualClock, type Emulator, type EmulatorFlow, type EmulatorOptions } from "../../src/emulator/server.js";
@@ -89,7 +90,11 @@ describe("compliant, end to end", { concurrency: 4 }, () => {
     assert.equal(created.type, "users");
     assert.equal(created.resumable, true);
     assert.equal(created.status, "created");
-    assert.deepEqual(created, await w.api.getJob(created.id), "--json prints the job as the API returned it");
+    // --json prints the job as the API returned it, its signed URLs with every secret redacted.
+    const fresh = await w.api.getJob(created.id);
+    assert.deepEqual(created, { ...fresh, upload_url: redactUrl(fresh.upload_url, w.api.apiOrigin), download_url: redactUrl(fresh.download_url, w.api.apiOrigin) });
+    assert.ok(!j.stdout.includes(new URL(fresh.upload_url).searchParams.get("X-Goog-Signature")!), "no signature is printed");
+    assert.match(created.upload_url, /X-Goog-Signature=REDACTED/);
     assert.deepEqual(lines(j.stderr), [], "--json prints only the document");
     assert.equal(w.emu.requests.filter((q) => q.route === "create").length, 2);
   });
