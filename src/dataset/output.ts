@@ -3,11 +3,13 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { shown } from "../io/target.js";
 
-/** `posts.jsonl` → `posts.compliant.jsonl`, beside the input. */
+/** `posts.jsonl` → `posts.compliant.jsonl`, `posts.jsonl.gz` → `posts.compliant.jsonl.gz`, beside the input. */
 export function defaultOutputPath(datasetFull: string): string {
-  const ext = extname(datasetFull);
-  const stem = basename(datasetFull, ext);
-  return join(dirname(datasetFull), `${stem}.compliant${ext}`);
+  const gz = datasetFull.endsWith(".gz") ? ".gz" : "";
+  const plain = gz ? datasetFull.slice(0, -3) : datasetFull;
+  const ext = extname(plain);
+  const stem = basename(plain, ext);
+  return join(dirname(datasetFull), `${stem}.compliant${ext}${gz}`);
 }
 
 /**

@@ -1,5 +1,7 @@
 import { constants } from "node:fs";
 import { lstat, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { once } from "node:events";
+import { createGzip } from "node:zlib";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 
 // The one owner of output files that must never be seen half-written: a `.partial` beside the
@@ -208,4 +210,63 @@ export function streamSink(stream: NodeJS.WritableStream): Sink {
     async commit() {},
     async abort() {},
   };
+}
+
+/**
+ * Compresses what is written with gzip (one member) before it reaches `inner`. zlib runs on
+ * libuv's thread pool: one batch is compressed while the caller prepares the next.
+ */
+export function gzipSink(inner: Sink): Sink {
+  const gz = createGzip({ chunkSize: 1 << 20 });
+  let out: Buffer[] = [];
+  let failed: unknown;
+  gz.on("data", (c: Buffer) => out.push(c));
+  gz.on("error", (err) => (failed ??= err));
+  let inFlight: Promise<void> = Promise.resolve();
+  const pass = async () => {
+    if (failed !== undefined) throw failed;
+    if (out.length === 0) return;
+    const ready = out;
+    out = [];
+    await inner.write(ready);
+  };
+  return {
+    async write(pieces) {
+      await inFlight;
+      await pass();
+      if (pieces.length === 0) return;
+      inFlight = new Promise<void>((done) => {
+        for (let i = 0; i < pieces.length - 1; i++) gz.write(pieces[i]!);
+        gz.write(pieces[pieces.length - 1]!, () => done());
+      });
+    },
+    async commit() {
+      await inFlight;
+      const ended = once(gz, "end");
+      gz.end();
+      await ended;
+      await pass();
+      await inner.commit();
+    },
+    async abort() {
+      gz.destroy();
+      await inner.abort();
+    },
+  };
+}
+
+/** A sink chosen when it is first used (after the input has shown what it is), not when it is made. */
+export function deferredSink(choose: () => Sink): Sink {
+  let sink: Sink | undefined;
+  const get = () => (sink ??= choose());
+  return {
+    write: (pieces) => get().write(pieces),
+    commit: () => get().commit(),
+    abort: () => get().abort(),
+  };
+}
+
+/** Output to a file named `*.gz` is compressed. */
+export function compressedByName(path: string, sink: Sink): Sink {
+  return path.endsWith(".gz") ? gzipSink(sink) : sink;
 }

@@ -1,6 +1,9 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { UsageError } from "../errors.js";
 import { shown } from "./target.js";
 
@@ -31,7 +34,65 @@ export function inputName(cwd: string, input: Input): string {
   return input.kind === "stdin" ? "(stdin)" : shown(cwd, input.path);
 }
 
-/** The input's bytes, in chunks of up to 1 MiB for a file. */
-export function readInput(input: Input, stdin: NodeJS.ReadableStream): AsyncIterable<Buffer> {
-  return input.kind === "stdin" ? (stdin as AsyncIterable<Buffer>) : createReadStream(input.path, { highWaterMark: 1 << 20 });
+/** A gzip member starts with these two bytes (RFC 1952), whatever the file is called. */
+export function isGzip(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/**
+ * The input's bytes, in chunks of up to 1 MiB for a file. Gzip (recognised by its magic bytes,
+ * not its name; concatenated members too) is decompressed as it streams: zlib works on libuv's
+ * thread pool, so decompression runs beside the parsing instead of on the JS thread. `name`
+ * says in errors which input a damaged gzip stream was.
+ */
+export async function* readInput(input: Input, stdin: NodeJS.ReadableStream, name: string, onFormat?: (gzip: boolean) => void): AsyncGenerator<Buffer> {
+  const raw: AsyncIterable<Buffer | string> = input.kind === "stdin" ? (stdin as AsyncIterable<Buffer>) : createReadStream(input.path, { highWaterMark: 1 << 20 });
+  const it = raw[Symbol.asyncIterator]();
+  // The first two bytes decide; stdin may deliver them one at a time.
+  let head: Buffer = Buffer.alloc(0);
+  while (head.length < 2) {
+    const next = await it.next();
+    if (next.done) break;
+    head = head.length === 0 ? toBuffer(next.value) : Buffer.concat([head, toBuffer(next.value)]);
+  }
+  onFormat?.(isGzip(head));
+  if (!isGzip(head)) {
+    if (head.length > 0) yield head;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield toBuffer(next.value);
+    }
+  }
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  const source = Readable.from(
+    (async function* () {
+      yield head;
+      for (;;) {
+        const next = await it.next();
+        if (next.done) return;
+        yield toBuffer(next.value);
+      }
+    })(),
+  );
+  const piped = pipeline(source, gunzip).catch((err: unknown) => err);
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } catch (err) {
+    throw damagedGzip(err, name);
+  }
+  const failed = await piped;
+  if (failed) throw damagedGzip(failed, name);
+}
+
+function toBuffer(chunk: Buffer | string): Buffer {
+  return typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+}
+
+/** A gzip stream zlib cannot finish: the file is cut short or damaged, which no retry mends. */
+function damagedGzip(err: unknown, name: string): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (typeof code !== "string" || !code.startsWith("Z_")) return err;
+  const why = code === "Z_BUF_ERROR" ? "it ends in the middle of the compressed data" : `zlib: ${(err as Error).message}`;
+  return new UsageError(`${name} is gzip-compressed but cannot be decompressed (${why}); it is probably cut short or damaged, so nothing was written. Check it with \`gzip -t\`, and use a complete copy.`);
 }

@@ -6,7 +6,7 @@ import { invalidDatasetError } from "../dataset/invalid.js";
 import { forTerminal } from "../output/escape.js";
 import { checkOutputFile, defaultOutputPath } from "../dataset/output.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
-import { atomicFileSink, streamSink, type Sink } from "../io/atomic-file.js";
+import { atomicFileSink, compressedByName, deferredSink, gzipSink, streamSink, type Sink } from "../io/atomic-file.js";
 import type { DatasetType } from "../dataset/record-shape.js";
 import { shown } from "../io/target.js";
 
@@ -78,7 +78,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const resultsName = inputName(ctx.cwd, resultsIn);
 
   // The whole results file is read (and validated) first: memory grows with events only.
-  const results = await loadResults(resultsName, readInput(resultsIn, ctx.stdin));
+  const results = await loadResults(resultsName, readInput(resultsIn, ctx.stdin, resultsName));
   const otherList = Object.entries(results.otherActions)
     .map(([a, n]) => `${forTerminal(a)}: ${n}`)
     .join(", ");
@@ -99,12 +99,15 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   }
   ctx.log.info(`loaded ${results.index.size} IDs from ${results.stats.events} events in ${resultsName}; applying them to ${datasetName}`);
 
-  const out: Sink = outFull === "-" ? streamSink(ctx.stdout) : await atomicFileSink(outFull);
+  // A file named *.gz is written gzip-compressed; stdout is compressed when the dataset was.
+  let inputGzip = false;
+  const stdout = streamSink(ctx.stdout);
+  const out: Sink = outFull === "-" ? deferredSink(() => (inputGzip ? gzipSink(stdout) : stdout)) : compressedByName(outFull, await atomicFileSink(outFull));
   let audit: Sink | undefined;
   const applier = new DatasetApplier(opts.type, results.index, removedFull !== undefined);
   try {
-    if (removedFull !== undefined) audit = await atomicFileSink(removedFull);
-    const input = readInput(datasetIn, ctx.stdin);
+    if (removedFull !== undefined) audit = compressedByName(removedFull, await atomicFileSink(removedFull));
+    const input = readInput(datasetIn, ctx.stdin, datasetName, (gz) => (inputGzip = gz));
     for await (const chunk of input) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       applier.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);

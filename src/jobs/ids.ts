@@ -94,7 +94,7 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const fromStdin = input.kind === "stdin";
   const name = inputName(ctx.cwd, input);
   const field = opts.field?.split(".");
-  const open = (): AsyncIterable<Buffer | string> => readInput(input, ctx.stdin);
+  const open = (): AsyncIterable<Buffer | string> => readInput(input, ctx.stdin, name);
 
   // A file is checked completely before the first ID is printed, so a pipe into
   // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only

@@ -66,7 +66,7 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
     else apply.untouched++;
     eventIds?.add(line.id);
   });
-  const input = readInput(resultsIn, ctx.stdin);
+  const input = readInput(resultsIn, ctx.stdin, resultsName);
   let stats;
   try {
     for await (const chunk of input) {
@@ -125,7 +125,7 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
         notChecked++;
       }
     });
-    const ids = readInput(idsIn, ctx.stdin);
+    const ids = readInput(idsIn, ctx.stdin, idsName);
     for await (const chunk of ids) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);

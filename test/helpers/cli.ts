@@ -16,6 +16,8 @@ export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout's bytes as written (for binary output such as gzip). */
+  stdoutBytes?: Buffer;
   stderr: string;
 }
 
@@ -58,7 +60,7 @@ export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
     });
     child.on("error", reject);
     child.on("close", (code, signal) =>
-      resolvePromise({ code, signal, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
+      resolvePromise({ code, signal, stdout: Buffer.concat(out).toString("utf8"), stdoutBytes: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }),
     );
     child.stdin.on("error", () => undefined);
     child.stdin.end(opts.stdin ?? "");
