@@ -24,17 +24,29 @@ export class InvalidResultLineError extends CliError {
   }
 }
 
-/** At most `lines` result lines (and as many blank lines plus one); `why` names the bound in messages. */
+/**
+ * At most `lines` × `perId` result lines (and as many blank lines plus one); `why` names the
+ * bound in messages. `lines` is one per ID uploaded; `perId` (default 1) allows for an ID that
+ * has several lines, as the 2026 API sends (see MAX_LINES_PER_ID).
+ */
 export interface LineLimit {
   lines: number;
   /** e.g. "the 200 IDs uploaded" */
   why: string;
+  perId?: number;
 }
+
+/**
+ * Lines one uploaded ID may have in its results: one per action the API is known to send
+ * (delete, scrub_geo, rehydrate) and one more, since the 2026 API repeats IDs (even the same
+ * line twice). Only a bound against a body that never ends, not a check of the answer.
+ */
+export const MAX_LINES_PER_ID = 4;
 
 export class TooManyResultLinesError extends CliError {
   constructor(source: string, limit: LineLimit, what: string) {
     super(
-      `${source} has more ${what} than ${limit.why}, which no usable answer has (the body may never end), so the download was stopped. Run again later; if it persists, the service is sending wrong results.`,
+      `${source} has more ${what} than ${limit.perId !== undefined && limit.perId !== 1 ? `${limit.perId} for each of ` : ""}${limit.why}, which no usable answer has (the body may never end), so the download was stopped. Run again later; if it persists, the service is sending wrong results.`,
       ExitCode.refused,
     );
   }
@@ -103,7 +115,7 @@ export class ResultParser {
   ) {
     // The byte matcher yields counts only; callers that want the parsed lines take the JSON path.
     const fast = onLine ? undefined : new FastEvent();
-    const max = limit?.lines ?? Infinity;
+    const max = limit ? limit.lines * (limit.perId ?? 1) : Infinity;
     const maxBlank = max + 1;
     this.splitter = new LineSplitter((buf, start, end, lineNo) => {
       let e = end;

@@ -12,7 +12,7 @@ import { partialPath, renameIntoPlace } from "../io/atomic-file.js";
 import type { DownloadStats } from "../io/download.js";
 import type { PreparedIds } from "../io/ids.js";
 import { emptyStats, mergeStats, type ResultStats } from "../io/result-stats.js";
-import { ResultParser } from "../io/results.js";
+import { MAX_LINES_PER_ID, ResultParser } from "../io/results.js";
 import { displayPath, displayTarget, openInPlace, refuseSameFile, resultsTarget, targetName, type ResultsTarget } from "../io/target.js";
 import { forTerminal } from "../output/escape.js";
 import { invalidIdsWarning, summaryFrom, type RunSummary } from "../output/render.js";
@@ -338,7 +338,7 @@ class AllRun {
             savedAt = Date.now();
             return this.store.save(this.state);
           },
-      limit: { lines: part.ids, why: `the ${part.ids.toLocaleString("en-US")} IDs uploaded for it` },
+      limit: { lines: part.ids, perId: MAX_LINES_PER_ID, why: `the ${part.ids.toLocaleString("en-US")} IDs uploaded for it` },
       endWithNewline: this.state.parts.length > 1,
       finalize: last && this.state.parts.length === 1,
       label: `downloading the results of job ${job.id}${label}`,
