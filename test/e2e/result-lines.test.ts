@@ -1,4 +1,4 @@
-// The 2026 result lines end to end (issue 11, point 4): invalid_id error records, the actions
+// The 2026 result lines end to end: invalid_id error records, the actions
 // delete / scrub_geo / rehydrate with their new reasons, and an ID with several lines, through
 // the real binary: `all` against the emulator's api flow, then `report` and `apply --rehydrate`
 // on the file it wrote. Expected figures come from the emulator's own rule (expectedLines /
