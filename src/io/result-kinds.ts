@@ -173,31 +173,58 @@ export function emptyDistinct(): DistinctCounts {
 export class DistinctKinds {
   private lo = new Uint32Array(1024);
   private hi = new Uint32Array(1024);
+  /** The line's kind (low 3 bits) and the ID's leading digit when it has 19 (the bits above). */
   private kinds = new Uint8Array(1024);
   private n = 0;
-  private readonly key = new IdKey();
   /** Lines by their own kind (none, other, rehydrate, scrub, delete). */
   private readonly byKind = [0, 0, 0, 0, 0];
   private done: DistinctCounts | undefined;
 
-  /** An event for the ID spelled by buf[start, end) (1–19 digits; anything else is ignored). */
+  /**
+   * An event for the ID spelled by buf[start, end) (1–19 digits; anything else is ignored). The
+   * digits are kept as three numbers, last 9, the 9 before, and any one before those (in the
+   * kind byte's top bits): one small-integer step a digit, cheaper than the two words of IdKey.
+   */
   addRange(buf: Uint8Array, start: number, end: number, kind: KindValue): void {
-    if (!this.key.fromBytes(buf, start, end)) return;
-    this.push(kind);
+    const len = end - start;
+    if (len < 1 || len > 19) return;
+    let lo = 0;
+    let mid = 0;
+    let top = 0;
+    let i = start;
+    const midStart = end - 18;
+    const loStart = end - 9;
+    for (; i < midStart; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return;
+      top = top * 10 + d;
+    }
+    for (; i < loStart; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return;
+      mid = mid * 10 + d;
+    }
+    for (; i < end; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return;
+      lo = lo * 10 + d;
+    }
+    this.push(lo, mid, top, kind);
   }
 
   /** An event for the ID `id` (1–19 digits; anything else is ignored). */
   add(id: string, kind: KindValue): void {
-    if (!this.key.fromString(id)) return;
-    this.push(kind);
+    const b = Buffer.from(id, "latin1");
+    if (b.length !== id.length) return;
+    this.addRange(b, 0, b.length, kind);
   }
 
-  private push(kind: KindValue): void {
+  private push(lo: number, mid: number, top: number, kind: KindValue): void {
     const q = this.n;
     if (q === this.kinds.length) this.grow();
-    this.lo[q] = this.key.lo;
-    this.hi[q] = this.key.hi;
-    this.kinds[q] = kind;
+    this.lo[q] = lo;
+    this.hi[q] = mid;
+    this.kinds[q] = kind | (top << 3);
     this.n = q + 1;
     this.byKind[kind]!++;
     this.done = undefined;
@@ -228,7 +255,7 @@ export class DistinctKinds {
       let keys = new Uint32Array(n);
       let order = new Uint32Array(n);
       for (let q = 0; q < n; q++) {
-        keys[q] = hash(lo[q]!, hi[q]!) >>> 0;
+        keys[q] = hash(lo[q]!, hi[q]! ^ ((kinds[q]! >>> 3) << 30)) >>> 0;
         order[q] = q;
       }
       let keys2 = new Uint32Array(n);
@@ -260,19 +287,21 @@ export class DistinctKinds {
         for (let i = a; i < b; i++) {
           const pi = order[i]!;
           if (pi === 0xffffffff) continue;
-          let best = kinds[pi]!;
+          let best = kinds[pi]! & 7;
+          const top = kinds[pi]! >>> 3;
           let lines = 1;
           for (let j = i + 1; j < b; j++) {
             const pj = order[j]!;
-            if (pj === 0xffffffff || lo[pj] !== lo[pi] || hi[pj] !== hi[pi]) continue;
-            byKind[kinds[pj]!]!--;
-            if (kinds[pj]! > best) best = kinds[pj]!;
+            if (pj === 0xffffffff || lo[pj] !== lo[pi] || hi[pj] !== hi[pi] || kinds[pj]! >>> 3 !== top) continue;
+            const kj = kinds[pj]! & 7;
+            byKind[kj]!--;
+            if (kj > best) best = kj;
             lines++;
             order[j] = 0xffffffff;
           }
           if (lines > 1) {
             duplicateLines += lines - 1;
-            byKind[kinds[pi]!]!--;
+            byKind[kinds[pi]! & 7]!--;
             byKind[best]!++;
           }
         }
