@@ -11,6 +11,7 @@ const options = (z: Zod) =>
     type: z.enum(["tweets", "users"]),
     output: z.string().min(1).optional(),
     removed: z.string().min(1).optional(),
+    rehydrate: z.string().min(1).optional(),
     force: z.boolean().optional(),
     strict: z.boolean().optional(),
     skipInvalid: z.boolean().optional(),
@@ -25,15 +26,18 @@ export const define: Define = (on) =>
     .addOption(datasetType("what the results are about: Posts, or users (a user's Posts go with the user)"))
     .option("-o, --output <path>", "where to write the cleaned dataset, or - for stdout (default: <name>.compliant<ext> beside the dataset)")
     .option("--removed <path>", "also write what was dropped to this file, for audit")
-    .option("-f, --force", "overwrite existing output or --removed files")
-    .option("--strict", "refuse (exit 4, nothing written) if the results contain actions this version does not apply, such as rehydrate")
+    .option("--rehydrate <path>", "also list the IDs of records whose Post was edited (action rehydrate), one per line, to fetch them again")
+    .option("-f, --force", "overwrite existing output, --removed or --rehydrate files")
+    .option("--strict", "refuse (exit 4, nothing written) if the results contain actions this version does not know")
     .option("--skip-invalid", "keep invalid dataset lines as they are (warned on stderr) instead of failing")
     .addHelpText(
       "after",
       `
 Rules: action "delete" removes the record (whatever the reason); action "scrub_geo", or reason
-"scrub_geo" with another action, removes geo, coordinates and place; other actions (rehydrate, ...)
-are reported and left untouched. Error records are counted, never applied. Records that are kept
+"scrub_geo"/"geo_scrubbed" with another action, removes geo, coordinates and place; action
+"rehydrate" (an edited Post) keeps the record as stored and lists its ID with --rehydrate; other
+actions are reported and left untouched. When an ID has several lines the most severe wins
+(delete > scrub_geo > rehydrate). Error records (invalid_id) are counted, never applied. Records that are kept
 are copied byte for byte; the output is written to <out>.partial and renamed when complete, and
 the dataset itself is never modified. --json (global) prints the summary as JSON on stdout when
 the output is a file.

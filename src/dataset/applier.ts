@@ -1,3 +1,4 @@
+import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
 import { Kind, type EventIndex } from "./event-index.js";
 import { InvalidLines } from "./invalid.js";
@@ -50,6 +51,7 @@ export class DatasetApplier {
     removedRecords: 0,
     scrubbedRecords: 0,
     untouchedRecords: 0,
+    rehydrateRecords: 0,
     prunedIncludes: 0,
     bytes: 0,
   };
@@ -58,6 +60,18 @@ export class DatasetApplier {
   out: Buffer[] = [];
   /** Audit pieces (what was dropped) since the last take(). */
   removed: Buffer[] = [];
+  /** IDs of records with a `rehydrate` event since the last take(), one per line, each once over the run. */
+  rehydrate: Buffer[] = [];
+  /** Rehydrate IDs listed so far (a record can appear in several lines, e.g. as a referenced Post). */
+  private readonly rehydrated = new IdSet();
+
+  /** Distinct IDs listed for rehydrate so far. */
+  get rehydrateIds(): number {
+    return this.rehydrated.size;
+  }
+  private readonly onRehydrate = (id: string): void => {
+    if (/^[0-9]{1,19}$/.test(id) && this.rehydrated.add(id)) this.rehydrate.push(Buffer.from(`${id}\n`, "latin1"));
+  };
 
   private readonly splitter: LineSplitter;
   /** Reused for every line a hit sends to the top-level check. */
@@ -88,11 +102,19 @@ export class DatasetApplier {
   }
 
   /** Hands over the pieces produced so far. */
-  take(): { out: Buffer[]; removed: Buffer[] } {
-    const taken = { out: this.out, removed: this.removed };
+  take(): { out: Buffer[]; removed: Buffer[]; rehydrate: Buffer[] } {
+    const taken = { out: this.out, removed: this.removed, rehydrate: this.rehydrate };
     this.out = [];
     this.removed = [];
+    this.rehydrate = [];
     return taken;
+  }
+
+  /** Counts a record with a rehydrate event whose ID is buf[s, e), and lists the ID once. */
+  private rehydrateRange(buf: Buffer, s: number, e: number): void {
+    this.counts.untouchedRecords++;
+    this.counts.rehydrateRecords++;
+    if (this.rehydrated.addRange(buf, s, e)) this.rehydrate.push(Buffer.from(buf.subarray(s, e)), NL);
   }
 
   private flushRun(): void {
@@ -167,6 +189,7 @@ export class DatasetApplier {
       }
       // An ID alone has no geo fields: scrub leaves it as it is.
       if (kind === Kind.scrub) this.counts.scrubbedRecords++;
+      else if (kind === Kind.rehydrate) this.rehydrateRange(buf, s, e);
       else if (kind === Kind.other) this.counts.untouchedRecords++;
       this.keep(buf, start, end);
       return;
@@ -208,6 +231,11 @@ export class DatasetApplier {
           this.drop(buf, start, end);
           return;
         }
+        if (kind === Kind.rehydrate) {
+          this.rehydrateRange(buf, ks, ke);
+          this.keep(buf, start, end);
+          return;
+        }
         if (kind === Kind.other) {
           this.counts.untouchedRecords++;
           this.keep(buf, start, end);
@@ -227,7 +255,7 @@ export class DatasetApplier {
     }
     let outcome;
     try {
-      outcome = applyToRecord(value, this.type, index, this.counts);
+      outcome = applyToRecord(value, this.type, index, this.counts, this.onRehydrate);
     } catch (err) {
       if (err instanceof InvalidRecord) return this.bad(buf, start, end, lineNo, err.why);
       throw err;

@@ -9,8 +9,10 @@ export interface ApplyCounts {
   removedRecords: number;
   /** Records with a scrub event (geo fields removed where present). */
   scrubbedRecords: number;
-  /** Records whose event has an action this version does not apply; left untouched. */
+  /** Records left untouched: a `rehydrate` event, or an action this version does not apply. */
   untouchedRecords: number;
+  /** Of those, records with a `rehydrate` event (out of date: their IDs go to `--rehydrate`). */
+  rehydrateRecords: number;
   /** `includes.places/media/polls` entries dropped because only removed or scrubbed Posts used them. */
   prunedIncludes: number;
 }
@@ -25,9 +27,12 @@ export type Outcome =
  * object) are kept, dropped, or rewritten without their geo fields. v2 response pages are edited
  * inside; see applyToPage.
  */
-export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, counts: ApplyCounts): Outcome {
+/** Told the ID of every record with a `rehydrate` event (repeats included). */
+export type OnRehydrate = (id: string) => void;
+
+export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, counts: ApplyCounts, onRehydrate?: OnRehydrate): Outcome {
   if (!isObject(v)) throw new InvalidRecord("not a JSON object");
-  if (isPage(v)) return applyToPage(v, type, index, counts);
+  if (isPage(v)) return applyToPage(v, type, index, counts, onRehydrate);
   const key = type === "tweets" ? postId(v) : userKey(v);
   if (key === undefined) throw new InvalidRecord(noIdWhy(v, type));
   const kind = index.lookup(key);
@@ -38,6 +43,11 @@ export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, 
     case Kind.scrub:
       counts.scrubbedRecords++;
       return removeGeo(v) ? { kind: "rewrite", value: v, removed: [] } : { kind: "keep" };
+    case Kind.rehydrate:
+      counts.untouchedRecords++;
+      counts.rehydrateRecords++;
+      onRehydrate?.(key);
+      return { kind: "keep" };
     case Kind.other:
       counts.untouchedRecords++;
       return { kind: "keep" };
@@ -57,15 +67,17 @@ export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, 
  * `meta` and `errors` are left as they were. A page whose `data` had entries and is now empty is
  * dropped as a whole line (its `includes` only expanded those Posts).
  */
-function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: ApplyCounts): Outcome {
+function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: ApplyCounts, onRehydrate?: OnRehydrate): Outcome {
   const removed: unknown[] = [];
   let changed = false;
   const affectedPlaces = new Set<string>();
   const affectedMedia = new Set<string>();
   const affectedPolls = new Set<string>();
 
+  let lastKey: string | undefined;
   const kindOf = (entry: Obj, asPost: boolean): KindValue => {
     const key = type === "tweets" ? postId(entry) : asPost || isPostLike(entry) ? idOf(entry.author_id) : idOf(entry.id);
+    lastKey = key;
     return key === undefined ? Kind.none : index.lookup(key);
   };
 
@@ -99,6 +111,10 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
           touched = true;
           if (place !== undefined) affectedPlaces.add(place);
         }
+      } else if (kind === Kind.rehydrate) {
+        counts.untouchedRecords++;
+        counts.rehydrateRecords++;
+        if (lastKey !== undefined) onRehydrate?.(lastKey);
       } else if (kind === Kind.other) {
         counts.untouchedRecords++;
       }

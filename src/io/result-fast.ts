@@ -155,7 +155,9 @@ function printableEnd(buf: Buffer, s: number, e: number): number {
  * the JSON.parse path, so what is accepted and every message stay exactly as before.
  */
 export class FastEvent {
-  /** The action's and the reason's bytes in the last matched line (reasonS = -1: no reason). */
+  /** The ID's, the action's and the reason's bytes in the last matched line (reasonS = -1: no reason). */
+  idS = 0;
+  idE = 0;
   actionS = 0;
   actionE = 0;
   reasonS = -1;
@@ -172,6 +174,8 @@ export class FastEvent {
     const ds = i;
     while (D(buf[i])) i++;
     if (i === ds || i - ds > 19 || !startsWith(buf, i, e, ACTION_KEY)) return false;
+    this.idS = ds;
+    this.idE = i;
     i += ACTION_KEY.length;
     this.actionS = i;
     i = printableEnd(buf, i, e);
@@ -208,7 +212,7 @@ export class FastEvent {
     if (buf[s] !== 123 || buf[e - 1] !== 125) return false; // { … }
     let i = s + 1;
     let seen = 0;
-    let actionS = 0, actionE = 0, reasonS = 0, reasonE = 0;
+    let idS = 0, idE = 0, actionS = 0, actionE = 0, reasonS = 0, reasonE = 0;
     for (;;) {
       if (buf[i] !== 34) return false;
       const ks = ++i;
@@ -224,6 +228,8 @@ export class FastEvent {
         if (key === KEY_ID) {
           while (D(buf[i])) i++;
           if (i === vs || i - vs > 19 || buf[i] !== 34) return false;
+          idS = vs;
+          idE = i;
         } else if (key === KEY_ACTION || key === KEY_REASON) {
           i = printableEnd(buf, vs, e);
           if (i >= e || buf[i] !== 34) return false;
@@ -253,6 +259,8 @@ export class FastEvent {
       return false;
     }
     if (!(seen & (1 << KEY_ID)) || !(seen & (1 << KEY_ACTION))) return false;
+    this.idS = idS;
+    this.idE = idE;
     this.actionS = actionS;
     this.actionE = actionE;
     this.reasonS = seen & (1 << KEY_REASON) ? reasonS : -1;

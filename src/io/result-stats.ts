@@ -1,5 +1,7 @@
 // The counts of a results file, kept by ResultParser and summed over the jobs of a split upload.
 
+import { emptyDistinct, type DistinctCounts } from "./result-kinds.js";
+
 /** Counts of a results file (or stream), the basis of every summary and `compliant report`. */
 export interface ResultStats {
   /** Compliance events: IDs that need action. */
@@ -11,10 +13,18 @@ export interface ResultStats {
   byAction: Record<string, number>;
   byReason: Record<string, number>;
   byError: Record<string, number>;
+  /**
+   * Distinct IDs by the kind that wins for each (delete > scrub > rehydrate > other), and the
+   * event lines beyond one per ID. Summed over the jobs of a split upload (each job's IDs counted
+   * apart: an ID given to two jobs counts in both).
+   */
+  distinct: DistinctCounts;
+  /** The distinct IDs of `invalid_id` error records, in file order. */
+  invalidIds: string[];
 }
 
 export function emptyStats(): ResultStats {
-  return { events: 0, errors: 0, blankLines: 0, bytes: 0, byAction: {}, byReason: {}, byError: {} };
+  return { events: 0, errors: 0, blankLines: 0, bytes: 0, byAction: {}, byReason: {}, byError: {}, distinct: emptyDistinct(), invalidIds: [] };
 }
 
 export function mergeStats(into: ResultStats, from: ResultStats): ResultStats {
@@ -25,5 +35,7 @@ export function mergeStats(into: ResultStats, from: ResultStats): ResultStats {
   for (const key of ["byAction", "byReason", "byError"] as const) {
     for (const [k, v] of Object.entries(from[key])) into[key][k] = (into[key][k] ?? 0) + v;
   }
+  for (const key of ["delete", "scrub", "rehydrate", "other", "duplicateLines"] as const) into.distinct[key] += from.distinct[key];
+  if (from.invalidIds.length > 0) into.invalidIds = [...new Set([...into.invalidIds, ...from.invalidIds])];
   return into;
 }

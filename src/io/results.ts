@@ -4,6 +4,7 @@
 import { CliError, ExitCode } from "../errors.js";
 import { FastEvent, bytesEqual, isPlainEvent } from "./result-fast.js";
 import { ResultLineSchema, type ResultLine } from "./result-line.js";
+import { classifyEvent, DistinctKinds, type KindValue } from "./result-kinds.js";
 import { emptyStats, type ResultStats } from "./result-stats.js";
 import { LineSplitter } from "./lines.js";
 
@@ -23,17 +24,29 @@ export class InvalidResultLineError extends CliError {
   }
 }
 
-/** At most `lines` result lines (and as many blank lines plus one); `why` names the bound in messages. */
+/**
+ * At most `lines` × `perId` result lines (and as many blank lines plus one); `why` names the
+ * bound in messages. `lines` is one per ID uploaded; `perId` (default 1) allows for an ID that
+ * has several lines, as the 2026 API sends (see MAX_LINES_PER_ID).
+ */
 export interface LineLimit {
   lines: number;
   /** e.g. "the 200 IDs uploaded" */
   why: string;
+  perId?: number;
 }
+
+/**
+ * Lines one uploaded ID may have in its results: one per action the API is known to send
+ * (delete, scrub_geo, rehydrate) and one more, since the 2026 API repeats IDs (even the same
+ * line twice). Only a bound against a body that never ends, not a check of the answer.
+ */
+export const MAX_LINES_PER_ID = 4;
 
 export class TooManyResultLinesError extends CliError {
   constructor(source: string, limit: LineLimit, what: string) {
     super(
-      `${source} has more ${what} than ${limit.why}, which no usable answer has (the body may never end), so the download was stopped. Run again later; if it persists, the service is sending wrong results.`,
+      `${source} has more ${what} than ${limit.perId !== undefined && limit.perId !== 1 ? `${limit.perId} for each of ` : ""}${limit.why}, which no usable answer has (the body may never end), so the download was stopped. Run again later; if it persists, the service is sending wrong results.`,
       ExitCode.refused,
     );
   }
@@ -64,6 +77,7 @@ class ValueCache {
 }
 
 const MAX_VALUES = 32;
+const KIND_ROW = MAX_VALUES + 1;
 
 /** A result line is ~150 bytes; one over 1 MiB is not a compliance event, however it ends. */
 export const MAX_RESULT_LINE_BYTES = 1024 * 1024;
@@ -84,6 +98,10 @@ export class ResultParser {
   private readonly reasonCounts = new Float64Array(MAX_VALUES);
   private noReason = 0;
   private lines = 0;
+  private readonly distinct = new DistinctKinds();
+  private readonly invalidIds = new Set<string>();
+  /** Kind of each (action, reason) pair of cached values: [a * KIND_ROW + r], r = MAX_VALUES for no reason; -1 not yet known. */
+  private readonly pairKinds = new Int8Array(KIND_ROW * MAX_VALUES).fill(-1);
 
   /**
    * `limit`: the most result lines the input can have (one per ID uploaded); blank lines may
@@ -97,7 +115,7 @@ export class ResultParser {
   ) {
     // The byte matcher yields counts only; callers that want the parsed lines take the JSON path.
     const fast = onLine ? undefined : new FastEvent();
-    const max = limit?.lines ?? Infinity;
+    const max = limit ? limit.lines * (limit.perId ?? 1) : Infinity;
     const maxBlank = max + 1;
     this.splitter = new LineSplitter((buf, start, end, lineNo) => {
       let e = end;
@@ -117,13 +135,23 @@ export class ResultParser {
         const a = this.values.index(buf, fast.actionS, fast.actionE);
         if (a < 0) bump(this.stats.byAction, buf.toString("latin1", fast.actionS, fast.actionE));
         else if (this.actionCounts[a]!++ === 0) this.stats.byAction[this.values.strings[a]!] ??= 0;
+        let r = MAX_VALUES;
         if (fast.reasonS < 0) {
           if (this.noReason++ === 0) this.stats.byReason["(none)"] ??= 0;
         } else {
-          const r = this.values.index(buf, fast.reasonS, fast.reasonE);
+          r = this.values.index(buf, fast.reasonS, fast.reasonE);
           if (r < 0) bump(this.stats.byReason, buf.toString("latin1", fast.reasonS, fast.reasonE));
           else if (this.reasonCounts[r]!++ === 0) this.stats.byReason[this.values.strings[r]!] ??= 0;
         }
+        let kind: number;
+        if (a < 0 || r < 0) {
+          kind = this.kindAt(buf, fast);
+        } else {
+          const at = a * KIND_ROW + r;
+          kind = this.pairKinds[at]!;
+          if (kind < 0) kind = this.pairKinds[at] = this.kindAt(buf, fast);
+        }
+        this.distinct.addRange(buf, fast.idS, fast.idE, kind as KindValue);
         return;
       }
       const text = buf.toString("utf8", s, e);
@@ -138,6 +166,7 @@ export class ResultParser {
         this.stats.events++;
         bump(this.stats.byAction, value.action);
         bump(this.stats.byReason, value.reason ?? "(none)");
+        this.distinct.add(value.id, classifyEvent(value.action, value.reason));
         onLine?.(value as ResultLine);
         return;
       }
@@ -152,15 +181,24 @@ export class ResultParser {
         this.stats.events++;
         bump(this.stats.byAction, line.action);
         bump(this.stats.byReason, typeof line.reason === "string" ? line.reason : "(none)");
+        this.distinct.add(line.id, classifyEvent(line.action, typeof line.reason === "string" ? line.reason : undefined));
       } else {
+        const error = String((line as { error: string }).error);
         this.stats.errors++;
-        bump(this.stats.byError, String((line as { error: string }).error));
+        bump(this.stats.byError, error);
+        if (error === "invalid_id") this.invalidIds.add(line.id);
       }
       onLine?.(line);
     }, {
       maxLineBytes: MAX_RESULT_LINE_BYTES,
       tooLong: (lineNo, head) => new InvalidResultLineError(this.source, lineNo, head.toString("utf8"), "longer than 1 MiB"),
     });
+  }
+
+  /** The kind of the event FastEvent last matched, from its action and reason bytes. */
+  private kindAt(buf: Buffer, fast: FastEvent): KindValue {
+    const action = buf.toString("latin1", fast.actionS, fast.actionE);
+    return classifyEvent(action, fast.reasonS < 0 ? undefined : buf.toString("latin1", fast.reasonS, fast.reasonE));
   }
 
   push(chunk: Buffer): void {
@@ -180,6 +218,8 @@ export class ResultParser {
     }
     if (this.noReason > 0) this.stats.byReason["(none)"] = (this.stats.byReason["(none)"] ?? 0) + this.noReason;
     this.noReason = 0;
+    this.stats.distinct = this.distinct.counts();
+    this.stats.invalidIds = [...this.invalidIds];
     return this.stats;
   }
 }

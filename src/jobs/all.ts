@@ -12,10 +12,10 @@ import { partialPath, renameIntoPlace } from "../io/atomic-file.js";
 import type { DownloadStats } from "../io/download.js";
 import type { PreparedIds } from "../io/ids.js";
 import { emptyStats, mergeStats, type ResultStats } from "../io/result-stats.js";
-import { ResultParser } from "../io/results.js";
+import { MAX_LINES_PER_ID, ResultParser } from "../io/results.js";
 import { displayPath, displayTarget, openInPlace, refuseSameFile, resultsTarget, targetName, type ResultsTarget } from "../io/target.js";
 import { forTerminal } from "../output/escape.js";
-import { summaryFrom, type RunSummary } from "../output/render.js";
+import { invalidIdsWarning, summaryFrom, type RunSummary } from "../output/render.js";
 import { checkName, originOf, RunJobCreator } from "./create.js";
 import { fetchResults } from "./download.js";
 import { assertComplete, defaultIntervalMs, waitForJob } from "./poll.js";
@@ -72,13 +72,17 @@ export async function runAll(ctx: Context, opts: AllOptions): Promise<RunSummary
     const runner = new AllRun(api, ctx, opts, store, state, ids, target);
     const stats = await runner.go();
     await store.remove();
-    return summaryFrom(
+    const summary = summaryFrom(
       state.parts.map((p) => ({ id: p.jobId!, type: opts.type, name, status: "complete", ids: p.ids })),
       displayTarget(ctx.cwd, target),
       ids.ids,
       ids.duplicates,
       stats,
     );
+    // Not a failure (the run did what it could): the IDs are named so they can be looked at.
+    const invalid = invalidIdsWarning(summary);
+    if (invalid !== undefined) ctx.log.warn(invalid);
+    return summary;
   } finally {
     await releaseResults?.();
     await releaseLock?.();
@@ -334,7 +338,7 @@ class AllRun {
             savedAt = Date.now();
             return this.store.save(this.state);
           },
-      limit: { lines: part.ids, why: `the ${part.ids.toLocaleString("en-US")} IDs uploaded for it` },
+      limit: { lines: part.ids, perId: MAX_LINES_PER_ID, why: `the ${part.ids.toLocaleString("en-US")} IDs uploaded for it` },
       endWithNewline: this.state.parts.length > 1,
       finalize: last && this.state.parts.length === 1,
       label: `downloading the results of job ${job.id}${label}`,

@@ -18,6 +18,8 @@ export interface ApplyOptions {
   type?: "tweets" | "users";
   output?: string;
   removed?: string;
+  /** Where to list the IDs of records with a `rehydrate` event (out of date), one per line. */
+  rehydrate?: string;
   force?: boolean;
   strict?: boolean;
   skipInvalid?: boolean;
@@ -29,8 +31,24 @@ export interface ApplySummary {
   dataset: string;
   output: string;
   removed_file: string | null;
+  rehydrate_file: string | null;
   type: DatasetType;
-  results: { events: number; error_records: number; delete: number; scrub: number; untouched: number; untouched_actions: Record<string, number> };
+  results: {
+    events: number;
+    error_records: number;
+    delete: number;
+    scrub: number;
+    /** Events `apply` leaves untouched: `rehydrate` ones and actions it does not know. */
+    untouched: number;
+    /** Of those, `rehydrate` events. */
+    rehydrate: number;
+    untouched_actions: Record<string, number>;
+    /** Distinct IDs by the kind that wins for each (delete > scrub > rehydrate > untouched). */
+    ids_by_kind: { delete: number; scrub: number; rehydrate: number; untouched: number };
+    /** Event lines beyond the first for an ID. */
+    duplicate_lines: number;
+    invalid_id_count: number;
+  };
   lines: number;
   blank_lines: number;
   unchanged_lines: number;
@@ -39,6 +57,9 @@ export interface ApplySummary {
   removed_records: number;
   scrubbed_records: number;
   untouched_records: number;
+  rehydrate_records: number;
+  /** IDs written to the rehydrate file (each once). */
+  rehydrate_ids: number;
   pruned_includes: number;
   invalid_lines: number;
   bytes: number;
@@ -74,6 +95,18 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
       inputs: [...inputs, ...(outFull !== "-" ? [{ full: outFull, what: "output file" }, { full: `${outFull}.partial`, what: "output's temporary file" }] : [])],
     });
   }
+  let rehydrateFull: string | undefined;
+  if (opts.rehydrate !== undefined) {
+    if (opts.rehydrate === "-") throw new UsageError("--rehydrate needs a file path (stdout carries the dataset or the summary).");
+    rehydrateFull = await checkOutputFile(ctx.cwd, opts.rehydrate, "rehydrate file", {
+      force: Boolean(opts.force),
+      inputs: [
+        ...inputs,
+        ...(outFull !== "-" ? [{ full: outFull, what: "output file" }, { full: `${outFull}.partial`, what: "output's temporary file" }] : []),
+        ...(removedFull !== undefined ? [{ full: removedFull, what: "removed file" }, { full: `${removedFull}.partial`, what: "removed file's temporary file" }] : []),
+      ],
+    });
+  }
   const datasetName = inputName(ctx.cwd, datasetIn);
   const resultsName = inputName(ctx.cwd, resultsIn);
 
@@ -82,6 +115,10 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const otherList = Object.entries(results.otherActions)
     .map(([a, n]) => `${forTerminal(a)}: ${n}`)
     .join(", ");
+  if (results.events.rehydrate > 0 && rehydrateFull === undefined) {
+    const n = results.stats.distinct.rehydrate;
+    ctx.log.info(`${n} ID${n === 1 ? "" : "s"} in ${resultsName} ${n === 1 ? "is a Post that was" : "are Posts that were"} edited (rehydrate): ${n === 1 ? "its record is" : "their records are"} kept as stored; pass --rehydrate <file> to list them for fetching again`);
+  }
   if (results.events.other > 0) {
     if (opts.strict) {
       throw new CliError(
@@ -104,30 +141,36 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const stdout = streamSink(ctx.stdout);
   const out: Sink = outFull === "-" ? deferredSink(() => (inputGzip ? gzipSink(stdout) : stdout)) : compressedByName(outFull, await atomicFileSink(outFull));
   let audit: Sink | undefined;
+  let refetch: Sink | undefined;
   const applier = new DatasetApplier(opts.type, results.index, removedFull !== undefined);
   try {
     if (removedFull !== undefined) audit = compressedByName(removedFull, await atomicFileSink(removedFull));
+    if (rehydrateFull !== undefined) refetch = await atomicFileSink(rehydrateFull);
     const input = readInput(datasetIn, ctx.stdin, datasetName, (gz) => (inputGzip = gz));
     for await (const chunk of input) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       applier.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-      const { out: pieces, removed } = applier.take();
+      const { out: pieces, removed, rehydrate } = applier.take();
       await out.write(pieces);
       if (audit) await audit.write(removed);
+      if (refetch) await refetch.write(rehydrate);
       ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} lines of ${datasetName}`);
     }
     applier.end();
-    const { out: pieces, removed } = applier.take();
+    const { out: pieces, removed, rehydrate } = applier.take();
     await out.write(pieces);
     if (audit) await audit.write(removed);
+    if (refetch) await refetch.write(rehydrate);
     if (applier.invalid.count > 0 && !opts.skipInvalid) {
       throw invalidDatasetError(datasetName, applier.invalid);
     }
     if (audit) await audit.commit();
+    if (refetch) await refetch.commit();
     await out.commit();
   } catch (err) {
     await out.abort();
     await audit?.abort();
+    await refetch?.abort();
     throw err;
   } finally {
     ctx.log.done();
@@ -140,6 +183,8 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
     dataset: datasetName,
     output: outFull === "-" ? "-" : shown(ctx.cwd, outFull),
     removed_file: removedFull === undefined ? null : shown(ctx.cwd, removedFull),
+    rehydrate_file: rehydrateFull === undefined ? null : shown(ctx.cwd, rehydrateFull),
+    rehydrate_ids: applier.rehydrateIds,
     type: opts.type,
     seconds: (Date.now() - started) / 1000,
   });
@@ -153,20 +198,26 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
 function buildSummary(
   c: ApplierCounts,
   r: LoadedResults,
-  meta: Pick<ApplySummary, "dataset" | "output" | "removed_file" | "type" | "seconds">,
+  meta: Pick<ApplySummary, "dataset" | "output" | "removed_file" | "rehydrate_file" | "rehydrate_ids" | "type" | "seconds">,
 ): ApplySummary {
+  const d = r.stats.distinct;
   return {
     dataset: meta.dataset,
     output: meta.output,
     removed_file: meta.removed_file,
+    rehydrate_file: meta.rehydrate_file,
     type: meta.type,
     results: {
       events: r.stats.events,
       error_records: r.stats.errors,
       delete: r.events.delete,
       scrub: r.events.scrub,
-      untouched: r.events.other,
-      untouched_actions: r.otherActions,
+      untouched: r.events.rehydrate + r.events.other,
+      rehydrate: r.events.rehydrate,
+      untouched_actions: r.events.rehydrate > 0 ? { rehydrate: r.events.rehydrate, ...r.otherActions } : r.otherActions,
+      ids_by_kind: { delete: d.delete, scrub: d.scrub, rehydrate: d.rehydrate, untouched: d.other },
+      duplicate_lines: d.duplicateLines,
+      invalid_id_count: r.stats.invalidIds.length,
     },
     lines: c.lines,
     blank_lines: c.blankLines,
@@ -176,6 +227,8 @@ function buildSummary(
     removed_records: c.removedRecords,
     scrubbed_records: c.scrubbedRecords,
     untouched_records: c.untouchedRecords,
+    rehydrate_records: c.rehydrateRecords,
+    rehydrate_ids: meta.rehydrate_ids,
     pruned_includes: c.prunedIncludes,
     invalid_lines: c.invalidLines,
     bytes: c.bytes,
@@ -191,9 +244,12 @@ function describe(s: ApplySummary): string {
     `rewrote ${s.rewritten_lines} line${s.rewritten_lines === 1 ? "" : "s"}`,
     `kept ${s.unchanged_lines} unchanged`,
   ];
-  if (s.untouched_records) parts.push(`left ${s.untouched_records} untouched (unknown action)`);
+  const unknown = s.untouched_records - s.rehydrate_records;
+  if (s.rehydrate_records) parts.push(`kept ${s.rehydrate_records} out of date (rehydrate${s.rehydrate_file ? `: ${s.rehydrate_ids} ID${s.rehydrate_ids === 1 ? "" : "s"} listed` : ""})`);
+  if (unknown) parts.push(`left ${unknown} untouched (unknown action)`);
   if (s.pruned_includes) parts.push(`pruned ${s.pruned_includes} includes`);
   if (s.invalid_lines) parts.push(`${s.invalid_lines} invalid kept as they were`);
   const where = s.output === "-" ? "stdout" : s.output;
-  return `${parts.join(", ")}; wrote ${where}${s.removed_file ? ` and ${s.removed_file}` : ""}`;
+  const also = [s.removed_file, s.rehydrate_file].filter((f): f is string => f !== null);
+  return `${parts.join(", ")}; wrote ${where}${also.map((f) => ` and ${f}`).join("")}`;
 }

@@ -5,7 +5,7 @@ import type { Context } from "../context.js";
 import { CliError, ExitCode } from "../errors.js";
 import { downloadResults, type DownloadOptions, type DownloadStats, type ResultSource } from "../io/download.js";
 import { DEFAULT_MAX_BYTES_PER_JOB } from "../io/ids.js";
-import type { LineLimit } from "../io/results.js";
+import { MAX_LINES_PER_ID, type LineLimit } from "../io/results.js";
 import { displayTarget, openInPlace, type ResultsTarget } from "../io/target.js";
 import { transferText } from "../output/render.js";
 import { assertComplete } from "./poll.js";
@@ -31,6 +31,7 @@ export function downloadSummary(job: Job, target: string, stats: DownloadStats):
  */
 export const UNKNOWN_UPLOAD_LIMIT: LineLimit = {
   lines: DEFAULT_MAX_BYTES_PER_JOB / 2,
+  perId: MAX_LINES_PER_ID,
   why: `the ${(DEFAULT_MAX_BYTES_PER_JOB / 2).toLocaleString("en-US")} IDs one job can take at most`,
 };
 

@@ -1,7 +1,7 @@
 import { isResultError } from "../io/result-line.js";
 import type { Context } from "../context.js";
 import { forTerminal } from "../output/escape.js";
-import { sortCounts } from "../output/render.js";
+import { idList, MAX_LISTED_IDS, sortCounts } from "../output/render.js";
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
@@ -30,6 +30,14 @@ export interface Report {
   errors: Record<string, number>;
   /** What `compliant apply` does with these events, per event (see dataset/event-index.ts). */
   apply: { delete: number; scrub: number; untouched: number };
+  /** Distinct IDs by the kind that wins for each (delete > scrub > rehydrate > untouched). */
+  ids_by_kind: { delete: number; scrub: number; rehydrate: number; untouched: number };
+  /** Event lines beyond the first for an ID. */
+  duplicate_lines: number;
+  /** Distinct IDs of `invalid_id` error records. */
+  invalid_id_count: number;
+  /** The first MAX_LISTED_IDS (1000) of them, in file order. */
+  invalid_ids: string[];
   ids_file?: string;
   ids_checked?: number;
   ids_needing_action?: number;
@@ -99,6 +107,10 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
       .sort((a, b) => b.count - a.count || a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason)),
     errors: sortCounts(stats.byError),
     apply,
+    ids_by_kind: { delete: stats.distinct.delete, scrub: stats.distinct.scrub, rehydrate: stats.distinct.rehydrate, untouched: stats.distinct.other },
+    duplicate_lines: stats.distinct.duplicateLines,
+    invalid_id_count: stats.invalidIds.length,
+    invalid_ids: stats.invalidIds.slice(0, MAX_LISTED_IDS),
   };
 
   if (idsIn !== undefined && eventIds && errorIds) {
@@ -160,7 +172,12 @@ export function reportText(r: Report): string {
   }
   const errs = Object.entries(r.errors);
   if (errs.length > 0) out += `error records (IDs the API could not check): ${errs.map(([e, n]) => `${forTerminal(e)} ${fmt(n)}`).join(", ")}\n`;
-  out += `apply: removes ${fmt(r.apply.delete)}, scrubs geo from ${fmt(r.apply.scrub)}, leaves ${fmt(r.apply.untouched)} untouched (actions it does not apply)\n`;
+  if (r.invalid_id_count > 0) out += `IDs reported invalid_id (not checked, never applied): ${fmt(r.invalid_id_count)}: ${idList(r.invalid_ids, r.invalid_id_count)}\n`;
+  // Distinct IDs, each under its most severe action (the table above counts lines).
+  const k = r.ids_by_kind;
+  const rehydrate = k.rehydrate > 0 ? `, keeps ${fmt(k.rehydrate)} to fetch again (rehydrate)` : "";
+  out += `apply: removes ${fmt(k.delete)}, scrubs geo from ${fmt(k.scrub)}${rehydrate}, leaves ${fmt(k.untouched)} untouched (actions it does not apply)\n`;
+  if (r.duplicate_lines > 0) out += `repeated lines: ${fmt(r.duplicate_lines)} (an ID with several lines counts once, under its most severe action)\n`;
   if (r.ids_checked !== undefined) {
     out += `IDs checked          ${fmt(r.ids_checked)}\n`;
     out += `IDs needing action   ${fmt(r.ids_needing_action ?? 0)}\n`;

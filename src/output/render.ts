@@ -58,6 +58,23 @@ export interface RunSummary {
   by_reason: Record<string, number>;
   errors: Record<string, number>;
   result_bytes: number;
+  /** Distinct IDs by the kind that wins for each (delete > scrub > rehydrate > untouched); they sum to ids_needing_action. */
+  ids_by_kind: { delete: number; scrub: number; rehydrate: number; untouched: number };
+  /** Event lines beyond the first for an ID (by_action and by_reason count lines). */
+  duplicate_lines: number;
+  /** Distinct IDs the API answered `invalid_id` for (not checked). */
+  invalid_id_count: number;
+  /** The first MAX_LISTED_IDS of them, in file order. */
+  invalid_ids: string[];
+}
+
+/** At most this many IDs are listed in a `--json` document (the count beside them is exact). */
+export const MAX_LISTED_IDS = 1000;
+
+/** "0, 9223372036854775808, …": up to `max` IDs, shown inert, then "…" when there are more. */
+export function idList(ids: readonly string[], total: number, max = 10): string {
+  const shownIds = ids.slice(0, max).map((id) => forTerminal(id));
+  return `${shownIds.join(", ")}${total > shownIds.length ? ", …" : ""}`;
 }
 
 export function summaryFrom(
@@ -67,18 +84,31 @@ export function summaryFrom(
   duplicates: number,
   stats: ResultStats,
 ): RunSummary {
+  const d = stats.distinct;
+  const needing = d.delete + d.scrub + d.rehydrate + d.other;
   return {
     jobs,
     results_file: resultsFile,
     ids_checked: idsChecked,
-    ids_needing_action: stats.events,
-    ids_without_action: Math.max(0, idsChecked - stats.events - stats.errors),
+    ids_needing_action: needing,
+    ids_without_action: Math.max(0, idsChecked - needing - stats.errors),
     duplicates,
     by_action: sortCounts(stats.byAction),
     by_reason: sortCounts(stats.byReason),
     errors: sortCounts(stats.byError),
     result_bytes: stats.bytes,
+    ids_by_kind: { delete: d.delete, scrub: d.scrub, rehydrate: d.rehydrate, untouched: d.other },
+    duplicate_lines: d.duplicateLines,
+    invalid_id_count: stats.invalidIds.length,
+    invalid_ids: stats.invalidIds.slice(0, MAX_LISTED_IDS),
   };
+}
+
+/** The warning `all` gives when the API reported IDs it could not check, or undefined. */
+export function invalidIdsWarning(s: RunSummary): string | undefined {
+  const n = s.invalid_id_count;
+  if (n === 0) return undefined;
+  return `${n === 1 ? "1 ID was" : `${fmt(n)} IDs were`} reported invalid_id by the API and ${n === 1 ? "was" : "were"} not checked: ${idList(s.invalid_ids, n)}`;
 }
 
 export function sortCounts(counts: Record<string, number>): Record<string, number> {
@@ -106,6 +136,16 @@ export function summaryText(s: RunSummary): string {
   out += `  IDs needing action   ${fmt(s.ids_needing_action)}\n`;
   out += `  IDs with no action   ${fmt(s.ids_without_action)}\n`;
   if (s.duplicates) out += `  duplicate IDs        ${fmt(s.duplicates)}\n`;
+  const k = s.ids_by_kind;
+  if (s.duplicate_lines || k.scrub || k.rehydrate || k.untouched) {
+    // Distinct IDs by what `apply` does to them (the tables below count result lines).
+    out += `  IDs to remove        ${fmt(k.delete)}\n`;
+    out += `  IDs to scrub geo     ${fmt(k.scrub)}\n`;
+    out += `  IDs to rehydrate     ${fmt(k.rehydrate)}\n`;
+    if (k.untouched) out += `  IDs left untouched   ${fmt(k.untouched)}\n`;
+    if (s.duplicate_lines) out += `  repeated lines       ${fmt(s.duplicate_lines)}\n`;
+  }
+  if (s.invalid_id_count) out += `  IDs invalid_id       ${fmt(s.invalid_id_count)}\n`;
   out += countsTable("by action", s.by_action);
   out += countsTable("by reason", s.by_reason);
   out += countsTable("IDs the API could not check", s.errors);

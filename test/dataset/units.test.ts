@@ -3,12 +3,19 @@ import { test } from "node:test";
 import { classifyEvent, EventIndex, Kind } from "../../src/dataset/event-index.js";
 import { parseLossless, stringifyLossless } from "../../src/dataset/json-lossless.js";
 
-test("classifyEvent: delete wins over a scrub_geo reason; scrub_geo action or reason scrubs; others are left alone", () => {
+test("classifyEvent: delete wins over a scrub_geo reason; scrub_geo action or reason scrubs; rehydrate; others are left alone", () => {
   assert.equal(classifyEvent("delete", "deleted"), Kind.delete);
   assert.equal(classifyEvent("delete", "scrub_geo"), Kind.delete);
   assert.equal(classifyEvent("scrub_geo", undefined), Kind.scrub);
   assert.equal(classifyEvent("rehydrate", "scrub_geo"), Kind.scrub);
-  assert.equal(classifyEvent("rehydrate", "protected"), Kind.other);
+  // Changed by the 2026 result lines: rehydrate is its own kind (was Kind.other).
+  assert.equal(classifyEvent("rehydrate", "protected"), Kind.rehydrate);
+  assert.equal(classifyEvent("rehydrate", "tweet_edited"), Kind.rehydrate);
+  assert.equal(classifyEvent("rehydrate", "geo_scrubbed"), Kind.scrub);
+  assert.equal(classifyEvent("scrub_geo", "geo_scrubbed"), Kind.scrub);
+  assert.equal(classifyEvent("delete", "geo_scrubbed"), Kind.delete);
+  assert.equal(classifyEvent("delete", "bounced"), Kind.delete);
+  assert.ok(Kind.delete > Kind.scrub && Kind.scrub > Kind.rehydrate && Kind.rehydrate > Kind.other && Kind.other > Kind.none);
   assert.equal(classifyEvent("some_new_action", undefined), Kind.other);
 });
 

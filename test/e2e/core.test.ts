@@ -326,6 +326,11 @@ describe("compliant, end to end", { concurrency: 4 }, () => {
       "by_reason",
       "errors",
       "result_bytes",
+      // Added with the 2026 result lines (distinct IDs by winning kind, invalid_id IDs).
+      "ids_by_kind",
+      "duplicate_lines",
+      "invalid_id_count",
+      "invalid_ids",
     ]);
     assert.deepEqual(summary.jobs, [{ id: second.id, type: "tweets", name: "nightly", status: "complete", ids: 200 }]);
     assert.equal(summary.results_file, "again.ndjson");

@@ -82,13 +82,13 @@ test("a never-ending results body stops at more lines than IDs uploaded: exit 4,
   const front = await hostileFront(t, s.emu, { framing: "chunked", endless: line });
   const r = await s.run(s.args(), { env: { X_API_BASE_URL: front.apiUrl } });
   assert.equal(r.code, 4, show(r));
-  assert.match(r.stderr, /has more result lines than the 50 IDs uploaded for it, which no usable answer has/);
+  assert.match(r.stderr, /has more result lines than 4 for each of the 50 IDs uploaded for it, which no usable answer has/);
   await noResults(s.dir);
   // An endless run of blank lines is cut off too.
   front.plan = { framing: "chunked", endless: "\n" };
   const blank = await s.run(s.args(), { env: { X_API_BASE_URL: front.apiUrl } });
   assert.equal(blank.code, 4, show(blank));
-  assert.match(blank.stderr, /has more blank lines than the 50 IDs uploaded for it/);
+  assert.match(blank.stderr, /has more blank lines than 4 for each of the 50 IDs uploaded for it/);
   await noResults(s.dir);
 });
 

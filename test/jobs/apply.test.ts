@@ -26,8 +26,9 @@ test("apply removes deleted v2 Posts, scrubs geo, and copies every other line by
   assert.equal(read(dir, "removed.jsonl"), L[0]! + L[4]! + L[6]!);
   assert.equal(readdirSync(dir).filter((n) => n.endsWith(".partial")).length, 0);
   assert.equal(f.stdout().length, 0);
-  assert.match(f.stderr(), /read 10 lines of posts-v2\.jsonl, removed 3 records \(3 lines dropped\), scrubbed 2, rewrote 2 lines, kept 5 unchanged, left 1 untouched \(unknown action\); wrote posts-v2\.compliant\.jsonl and removed\.jsonl/);
-  assert.match(f.stderr(), /warning: 1 event in results-tweets\.ndjson has an action this version does not apply \(rehydrate: 1\); its record is left untouched\.\n/);
+  assert.match(f.stderr(), /read 10 lines of posts-v2\.jsonl, removed 3 records \(3 lines dropped\), scrubbed 2, rewrote 2 lines, kept 5 unchanged, kept 1 out of date \(rehydrate\); wrote posts-v2\.compliant\.jsonl and removed\.jsonl/);
+  // rehydrate is understood now: no "action this version does not apply" warning for it.
+  assert.doesNotMatch(f.stderr(), /does not apply/);
   assert.match(f.stderr(), /warning: 2 result lines are error records in results-tweets\.ndjson \(invalid_id: 2\); those IDs were not checked and nothing is done to them\.\n/);
 });
 
@@ -128,15 +129,23 @@ test("apply --skip-invalid keeps invalid lines unchanged and warns", async () =>
 
 test("apply --strict refuses results with actions it does not apply, before writing", async () => {
   const dir = workdir();
+  // rehydrate is understood since the 2026 result lines; an unknown action is what --strict refuses.
+  writeFileSync(
+    join(dir, "unknown.ndjson"),
+    readFileSync(join(dir, "results-tweets.ndjson"), "utf8").replace('"action":"rehydrate","created_at":"2021-10-07T07:41:18.022Z","reason":"protected"', '"action":"quarantine","created_at":"2021-10-07T07:41:18.022Z","reason":"protected"'),
+  );
   await assert.rejects(
-    apply({ args: ["posts-v2.jsonl"], results: "results-tweets.ndjson", strict: true }, fakeContext(dir).ctx),
+    apply({ args: ["posts-v2.jsonl"], results: "unknown.ndjson", strict: true }, fakeContext(dir).ctx),
     (err: unknown) =>
       err instanceof CliError &&
       err.exitCode === ExitCode.refused &&
       err.message ===
-        "the results file results-tweets.ndjson has 1 event with an action this version does not apply (rehydrate: 1); nothing was written (--strict). Rerun without --strict to leave those records untouched.",
+        "the results file unknown.ndjson has 1 event with an action this version does not apply (quarantine: 1); nothing was written (--strict). Rerun without --strict to leave those records untouched.",
   );
   assert.equal(existsSync(join(dir, "posts-v2.compliant.jsonl")), false);
+  // rehydrate alone does not stop --strict.
+  await apply({ args: ["posts-v2.jsonl"], results: "results-tweets.ndjson", strict: true }, fakeContext(dir).ctx);
+  assert.equal(existsSync(join(dir, "posts-v2.compliant.jsonl")), true);
 });
 
 test("apply refuses to overwrite an existing output without --force, and never writes over its input", async () => {
