@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalFlags } from "./config.js";
-import { buildContext, type CliIo, type RunControl } from "./context.js";
+import type { CliIo, RunControl } from "./context.js";
 import { BrokenPipeError, CliError, EXIT_CODE_HELP, ExitCode, InterruptedError, systemError } from "./errors.js";
 import { forTerminal } from "./output/escape.js";
 import { applyRuntimeTuning } from "./runtime.js";
@@ -41,6 +41,8 @@ export function buildProgram(io: CliIo & { state: RunControl }): Command {
     const checked = globalFlags(z).safeParse(raw);
     if (!checked.success) throw usageFromZod(checked.error);
     const flags: GlobalFlags = checked.data;
+    // Loaded only for a command that runs (its log, terminal policy and settings), not for --help.
+    const { buildContext } = await import("./context.js");
     const ctx = buildContext(io, state, flags);
     const parsed = schema(z).safeParse(raw);
     if (!parsed.success) throw usageFromZod(parsed.error);
