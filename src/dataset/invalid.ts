@@ -7,6 +7,9 @@ export class InvalidLines {
   count = 0;
   readonly samples: Array<{ lineNo: number; why: string }> = [];
 
+  /** `unit` names what is numbered: "line" (JSON Lines), "element" (a JSON array). */
+  constructor(readonly unit = "line") {}
+
   add(lineNo: number, why: string): void {
     this.count++;
     if (this.samples.length < SAMPLES) this.samples.push({ lineNo, why });
@@ -14,14 +17,14 @@ export class InvalidLines {
 
   /** `line 4: not JSON, line 9: no Post ID, and 3 more` */
   describe(): string {
-    const parts = this.samples.map((s) => `line ${s.lineNo}: ${s.why}`);
+    const parts = this.samples.map((s) => `${this.unit} ${s.lineNo}: ${s.why}`);
     if (this.count > this.samples.length) parts.push(`and ${this.count - this.samples.length} more`);
     return parts.join(", ");
   }
 
   /** `2 invalid lines (line 4: not JSON, line 9: no Post ID)` */
   summary(): string {
-    return `${this.count} invalid line${this.count === 1 ? "" : "s"} (${this.describe()})`;
+    return `${this.count} invalid ${this.unit}${this.count === 1 ? "" : "s"} (${this.describe()})`;
   }
 }
 

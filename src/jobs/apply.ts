@@ -1,11 +1,13 @@
 import type { Context } from "../context.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
-import { DatasetApplier, type ApplierCounts } from "../dataset/applier.js";
+import type { ApplierCounts } from "../dataset/applier.js";
+import { AutoApplier } from "../dataset/json-array.js";
+import { isFolder } from "../dataset/folder.js";
 import { loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
 import { forTerminal } from "../output/escape.js";
 import { checkOutputFile, defaultOutputPath } from "../dataset/output.js";
-import { inputFrom, inputName, readInput } from "../io/input.js";
+import { inputFrom, inputName, readInput, type Input } from "../io/input.js";
 import { atomicFileSink, compressedByName, deferredSink, gzipSink, streamSink, type Sink } from "../io/atomic-file.js";
 import type { DatasetType } from "../dataset/record-shape.js";
 import { shown } from "../io/target.js";
@@ -72,7 +74,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const json = Boolean(opts.json ?? ctx.flags.json);
   const dataset = opts.args[0];
   if (dataset === undefined) throw new UsageError("no dataset given; run compliant apply --results <results> <dataset>.");
-  if (opts.args.length > 1) throw new UsageError(`apply takes one dataset, got ${opts.args.length}; run it once per file.`);
+  if (opts.args.length > 1 || (await isFolder(ctx.cwd, dataset))) return (await import("./datasets.js")).runApplyMany(opts, ctx);
 
   // Preflight: every path is checked before anything is read or written.
   const datasetIn = await inputFrom(ctx.cwd, dataset, "dataset");
@@ -110,31 +112,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const datasetName = inputName(ctx.cwd, datasetIn);
   const resultsName = inputName(ctx.cwd, resultsIn);
 
-  // The whole results file is read (and validated) first: memory grows with events only.
-  const results = await loadResults(resultsName, readInput(resultsIn, ctx.stdin, resultsName));
-  const otherList = Object.entries(results.otherActions)
-    .map(([a, n]) => `${forTerminal(a)}: ${n}`)
-    .join(", ");
-  if (results.events.rehydrate > 0 && rehydrateFull === undefined) {
-    const n = results.stats.distinct.rehydrate;
-    ctx.log.info(`${n} ID${n === 1 ? "" : "s"} in ${resultsName} ${n === 1 ? "is a Post that was" : "are Posts that were"} edited (rehydrate): ${n === 1 ? "its record is" : "their records are"} kept as stored; pass --rehydrate <file> to list them for fetching again`);
-  }
-  if (results.events.other > 0) {
-    if (opts.strict) {
-      throw new CliError(
-        `the results file ${resultsName} has ${results.events.other} ${results.events.other === 1 ? "event with an action" : "events with actions"} this version does not apply (${otherList}); nothing was written (--strict). Rerun without --strict to leave those records untouched.`,
-        ExitCode.refused,
-      );
-    }
-    const one = results.events.other === 1;
-    ctx.log.warn(`${results.events.other} event${one ? "" : "s"} in ${resultsName} ${one ? "has an action" : "have actions"} this version does not apply (${otherList}); ${one ? "its record is" : "their records are"} left untouched.`);
-  }
-  if (results.stats.errors > 0) {
-    const errs = Object.entries(results.stats.byError).map(([e, n]) => `${forTerminal(e)}: ${n}`).join(", ");
-    const one = results.stats.errors === 1;
-    ctx.log.warn(`${results.stats.errors} result line${one ? " is an error record" : "s are error records"} in ${resultsName} (${errs}); ${one ? "that ID was" : "those IDs were"} not checked and nothing is done to ${one ? "it" : "them"}.`);
-  }
-  ctx.log.info(`loaded ${results.index.size} IDs from ${results.stats.events} events in ${resultsName}; applying them to ${datasetName}`);
+  const results = await loadAndWarn(resultsIn, resultsName, datasetName, rehydrateFull !== undefined, Boolean(opts.strict), ctx);
 
   // A file named *.gz is written gzip-compressed; stdout is compressed when the dataset was.
   let inputGzip = false;
@@ -142,7 +120,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   const out: Sink = outFull === "-" ? deferredSink(() => (inputGzip ? gzipSink(stdout) : stdout)) : compressedByName(outFull, await atomicFileSink(outFull));
   let audit: Sink | undefined;
   let refetch: Sink | undefined;
-  const applier = new DatasetApplier(opts.type, results.index, removedFull !== undefined);
+  const applier = new AutoApplier(opts.type, results.index, removedFull !== undefined, datasetName);
   try {
     if (removedFull !== undefined) audit = compressedByName(removedFull, await atomicFileSink(removedFull));
     if (rehydrateFull !== undefined) refetch = await atomicFileSink(rehydrateFull);
@@ -154,7 +132,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
       await out.write(pieces);
       if (audit) await audit.write(removed);
       if (refetch) await refetch.write(rehydrate);
-      ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} lines of ${datasetName}`);
+      ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${applier.unit}s of ${datasetName}`);
     }
     applier.end();
     const { out: pieces, removed, rehydrate } = applier.take();
@@ -191,11 +169,41 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   if (json && outFull !== "-") {
     ctx.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
-    ctx.log.info(describe(summary));
+    ctx.log.info(describe(summary, applier.unit));
   }
 }
 
-function buildSummary(
+/** Reads (and validates) the whole results file, and says what in it will not be applied. */
+export async function loadAndWarn(resultsIn: Input, resultsName: string, datasetName: string, listRehydrate: boolean, strict: boolean, ctx: Context): Promise<LoadedResults> {
+  // The whole results file is read (and validated) first: memory grows with events only.
+  const results = await loadResults(resultsName, readInput(resultsIn, ctx.stdin, resultsName));
+  const otherList = Object.entries(results.otherActions)
+    .map(([a, n]) => `${forTerminal(a)}: ${n}`)
+    .join(", ");
+  if (results.events.rehydrate > 0 && !listRehydrate) {
+    const n = results.stats.distinct.rehydrate;
+    ctx.log.info(`${n} ID${n === 1 ? "" : "s"} in ${resultsName} ${n === 1 ? "is a Post that was" : "are Posts that were"} edited (rehydrate): ${n === 1 ? "its record is" : "their records are"} kept as stored; pass --rehydrate <file> to list them for fetching again`);
+  }
+  if (results.events.other > 0) {
+    if (strict) {
+      throw new CliError(
+        `the results file ${resultsName} has ${results.events.other} ${results.events.other === 1 ? "event with an action" : "events with actions"} this version does not apply (${otherList}); nothing was written (--strict). Rerun without --strict to leave those records untouched.`,
+        ExitCode.refused,
+      );
+    }
+    const one = results.events.other === 1;
+    ctx.log.warn(`${results.events.other} event${one ? "" : "s"} in ${resultsName} ${one ? "has an action" : "have actions"} this version does not apply (${otherList}); ${one ? "its record is" : "their records are"} left untouched.`);
+  }
+  if (results.stats.errors > 0) {
+    const errs = Object.entries(results.stats.byError).map(([e, n]) => `${forTerminal(e)}: ${n}`).join(", ");
+    const one = results.stats.errors === 1;
+    ctx.log.warn(`${results.stats.errors} result line${one ? " is an error record" : "s are error records"} in ${resultsName} (${errs}); ${one ? "that ID was" : "those IDs were"} not checked and nothing is done to ${one ? "it" : "them"}.`);
+  }
+  ctx.log.info(`loaded ${results.index.size} IDs from ${results.stats.events} events in ${resultsName}; applying them to ${datasetName}`);
+  return results;
+}
+
+export function buildSummary(
   c: ApplierCounts,
   r: LoadedResults,
   meta: Pick<ApplySummary, "dataset" | "output" | "removed_file" | "rehydrate_file" | "rehydrate_ids" | "type" | "seconds">,
@@ -236,12 +244,12 @@ function buildSummary(
   };
 }
 
-function describe(s: ApplySummary): string {
+export function describe(s: ApplySummary, unit = "line"): string {
   const parts = [
-    `read ${s.lines} lines of ${s.dataset}`,
-    `removed ${s.removed_records} record${s.removed_records === 1 ? "" : "s"} (${s.dropped_lines} line${s.dropped_lines === 1 ? "" : "s"} dropped)`,
+    `read ${s.lines} ${unit}s of ${s.dataset}`,
+    `removed ${s.removed_records} record${s.removed_records === 1 ? "" : "s"} (${s.dropped_lines} ${unit}${s.dropped_lines === 1 ? "" : "s"} dropped)`,
     `scrubbed ${s.scrubbed_records}`,
-    `rewrote ${s.rewritten_lines} line${s.rewritten_lines === 1 ? "" : "s"}`,
+    `rewrote ${s.rewritten_lines} ${unit}${s.rewritten_lines === 1 ? "" : "s"}`,
     `kept ${s.unchanged_lines} unchanged`,
   ];
   const unknown = s.untouched_records - s.rehydrate_records;

@@ -7,7 +7,9 @@ import { parseLossless } from "../dataset/json-lossless.js";
 import { fieldIds, recordIds } from "../dataset/record-ids.js";
 import { InvalidRecord, type DatasetType } from "../dataset/record-shape.js";
 import { streamSink } from "../io/atomic-file.js";
+import { isFolder } from "../dataset/folder.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
+import { extractArrayIds, sniffArray } from "../dataset/json-array.js";
 
 /** What `compliant ids` is told (commands/ids.ts declares and checks the flags). */
 export interface IdsOptions {
@@ -20,25 +22,32 @@ export interface IdsOptions {
   skipInvalid?: boolean;
 }
 
-interface Extraction {
+export interface Extraction {
   invalid: InvalidLines;
   ids: number;
   lines: number;
+  /** What `lines` counts: "element" for a JSON array. */
+  unit?: string;
 }
 
 /**
  * Reads a dataset and calls `onId` for every ID in it (see recordIds for what counts). Plain ID
  * lines are taken as they are; JSON lines are parsed. Invalid lines are collected, not thrown.
  */
-async function extract(
-  input: AsyncIterable<Buffer | string>,
+export async function extract(
+  given: AsyncIterable<Buffer | string>,
   type: DatasetType,
   field: readonly string[] | undefined,
   onId: ((id: string) => void) | undefined,
   onChunkDone: (() => Promise<void>) | undefined,
   signal: AbortSignal,
   stopOnInvalid = true,
+  name = "(stdin)",
 ): Promise<Extraction> {
+  // A file whose first byte that is not whitespace is `[` holds one JSON array (json-array.ts).
+  const sniffed = await sniffArray(given as AsyncIterable<Buffer>);
+  if (sniffed.array) return { ...(await extractArrayIds(sniffed.input, name, type, field, onId, onChunkDone, signal, stopOnInvalid)), unit: "element" };
+  const input = sniffed.input;
   const result: Extraction = { invalid: new InvalidLines(), ids: 0, lines: 0 };
   const fieldName = field?.join(".") ?? "";
   const splitter = new LineSplitter((buf, start, end, lineNo) => {
@@ -89,7 +98,7 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const opts = { ...given, type: given.type ?? "tweets" };
   const dataset = opts.args[0];
   if (dataset === undefined) throw new UsageError("no dataset given; run compliant ids <dataset>, or - to read stdin.");
-  if (opts.args.length > 1) throw new UsageError(`ids takes one dataset, got ${opts.args.length}; concatenate them: cat a.jsonl b.jsonl | compliant ids -`);
+  if (opts.args.length > 1 || (await isFolder(ctx.cwd, dataset))) return (await import("./datasets.js")).runIdsMany(opts, ctx);
   const input = await inputFrom(ctx.cwd, dataset, "dataset");
   const fromStdin = input.kind === "stdin";
   const name = inputName(ctx.cwd, input);
@@ -100,7 +109,7 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only
   // once: there, printing stops at the first invalid line and the run fails at the end.
   if (!fromStdin && !opts.skipInvalid) {
-    const check = await extract(open(), opts.type, field, undefined, undefined, ctx.signal);
+    const check = await extract(open(), opts.type, field, undefined, undefined, ctx.signal, true, name);
     if (check.invalid.count > 0) throw invalidDatasetError(name, check.invalid);
   }
 
@@ -125,11 +134,12 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
     },
     ctx.signal,
     !opts.skipInvalid,
+    name,
   );
   if (result.invalid.count > 0) {
     if (!opts.skipInvalid) throw invalidDatasetError(name, result.invalid);
     ctx.log.warn(`skipped ${result.invalid.summary()} of ${name} (--skip-invalid)`);
   }
   const dupes = result.ids - printed;
-  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} lines of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
+  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} ${result.unit ?? "line"}s of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
 }
