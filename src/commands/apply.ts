@@ -21,10 +21,10 @@ const options = (z: Zod) =>
 export const define: Define = (on) =>
   new Command("apply")
     .description("write a copy of a dataset without the records that must be deleted, and with geo removed where scrub_geo applies")
-    .argument("<dataset>", "the dataset (any format `compliant ids` reads), or - for stdin (then -o defaults to -)")
+    .argument("<dataset...>", "the dataset (any format `compliant ids` reads), or - for stdin (then -o defaults to -); several files or a folder are written to the same names in the -o folder")
     .requiredOption("-r, --results <path>", "results file from `compliant download` (or - for stdin)")
     .addOption(datasetType("what the results are about: Posts, or users (a user's Posts go with the user)"))
-    .option("-o, --output <path>", "where to write the cleaned dataset, or - for stdout (default: <name>.compliant<ext> beside the dataset)")
+    .option("-o, --output <path>", "where to write the cleaned dataset, or - for stdout (default: <name>.compliant<ext> beside the dataset); a folder for several files or a folder (default <folder>.compliant)")
     .option("--removed <path>", "also write what was dropped to this file, for audit")
     .option("--rehydrate <path>", "also list the IDs of records whose Post was edited (action rehydrate), one per line, to fetch them again")
     .option("-f, --force", "overwrite existing output, --removed or --rehydrate files")
@@ -40,12 +40,16 @@ actions are reported and left untouched. When an ID has several lines the most s
 (delete > scrub_geo > rehydrate). Error records (invalid_id) are counted, never applied. Records that are kept
 are copied byte for byte; the output is written to <out>.partial and renamed when complete, and
 the dataset itself is never modified. --json (global) prints the summary as JSON on stdout when
-the output is a file.
+the output is a file. A JSON array keeps its layout (dropped elements go with their comma).
+Several files or a folder: the output folder must be new or empty (or --force); it is built in
+<out>.partial/ and renamed when every file is complete. An academictwitteR folder keeps its
+layout: data_<id>.json without the removed Posts, users_<id>.json without their includes.
 
 Examples:
   compliant apply --results results.ndjson archive.jsonl
   compliant apply -r users.ndjson --type users archive.jsonl -o archive.clean.jsonl --removed removed.jsonl
   zcat archive.jsonl.gz | compliant apply -r results.ndjson - | gzip > archive.clean.jsonl.gz
+  compliant apply -r results.ndjson academictwitter-folder/ -o academictwitter-clean/
 `,
     )
     .action(on(options, async (opts, ctx) => (await import("../jobs/apply.js")).run(opts, ctx)));

@@ -21,7 +21,7 @@ const options = (z: Zod) =>
 export const define: Define = (on) =>
   new Command("ids")
     .description("print the Post or user IDs of a dataset, one per line, ready for `compliant all --ids-file -`")
-    .argument("<dataset>", "plain ID list, or JSON Lines of v2 Posts, v2 API response pages (twarc2), v1.1 Posts or user objects; - for stdin")
+    .argument("<dataset...>", "plain ID list, JSON Lines of v2 Posts, v2 API response pages (twarc2), v1.1 Posts or user objects, or a JSON array of them; - for stdin; several files, or a folder (of such files, or academictwitteR's data_<id>.json/users_<id>.json)")
     .addOption(datasetType("which IDs: Post IDs, or user/author IDs"))
     .option("--field <path>", "take IDs from this dot path instead (e.g. data.id, user.id_str); arrays are walked")
     .option("-u, --unique", "print each ID once (memory grows with the number of distinct IDs)")
@@ -33,11 +33,15 @@ Formats, detected line by line: a line starting with a digit is an ID; a line st
 is JSON. --type tweets takes id_str or id, and in v2 pages data[].id plus includes.tweets[].id;
 --type users takes author_id (v2), user.id_str (v1.1), a user object's own id, and in v2 pages
 includes.users[].id. A file is checked completely before the first ID is printed.
+A file whose first byte is [ holds a JSON array of such records. Several files, or a folder of
+them, print one after the other; an academictwitteR folder (data_<id>.json arrays of Posts with
+users_<id>.json includes) is read as one v2 page per data file.
 
 Examples:
   compliant ids archive.jsonl > tweet-ids.txt
   compliant ids --type users --unique archive.jsonl | compliant all --type users --ids-file - --results-file users.ndjson
   compliant ids --field data.id pages.jsonl
+  compliant ids academictwitter-folder/ | compliant all --ids-file - --results-file results.ndjson
 `,
     )
     .action(on(options, async (opts, ctx) => (await import("../jobs/ids.js")).run(opts, ctx)));
