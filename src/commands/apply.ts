@@ -15,6 +15,9 @@ const options = (z: Zod) =>
     force: z.boolean().optional(),
     strict: z.boolean().optional(),
     skipInvalid: z.boolean().optional(),
+    format: z.enum(["jsonl", "csv"]).optional(),
+    idColumn: z.string().min(1, { error: "--id-column needs a column name" }).optional(),
+    userColumn: z.string().min(1, { error: "--user-column needs a column name" }).optional(),
   });
 
 /** `compliant apply --results <r> <dataset>`: a cleaned copy of the dataset (jobs/apply.ts). */
@@ -30,6 +33,9 @@ export const define: Define = (on) =>
     .option("-f, --force", "overwrite existing output, --removed or --rehydrate files")
     .option("--strict", "refuse (exit 4, nothing written) if the results contain actions this version does not know")
     .option("--skip-invalid", "keep invalid dataset lines as they are (warned on stderr) instead of failing")
+    .addOption(new Option("--format <format>", "dataset format (default: detected: csv for a .csv/.csv.gz name or a CSV header line, else JSON Lines)").choices(["jsonl", "csv"]))
+    .option("--id-column <name>", "CSV: the column holding the Post ID (default: detected, e.g. id or status_id)")
+    .option("--user-column <name>", "CSV: the column holding the author's user ID, for --type users (default: detected, e.g. author_id or user_id)")
     .addHelpText(
       "after",
       `

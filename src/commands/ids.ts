@@ -15,6 +15,9 @@ const options = (z: Zod) =>
       .refine((f) => f === undefined || FIELD.test(f), { error: "--field must be a dot path such as data.id or user.id_str" }),
     unique: z.boolean().optional(),
     skipInvalid: z.boolean().optional(),
+    format: z.enum(["jsonl", "csv"]).optional(),
+    idColumn: z.string().min(1, { error: "--id-column needs a column name" }).optional(),
+    userColumn: z.string().min(1, { error: "--user-column needs a column name" }).optional(),
   });
 
 /** `compliant ids <dataset>`: the Post or user IDs of a dataset, one per line (jobs/ids.ts). */
@@ -26,6 +29,9 @@ export const define: Define = (on) =>
     .option("--field <path>", "take IDs from this dot path instead (e.g. data.id, user.id_str); arrays are walked")
     .option("-u, --unique", "print each ID once (memory grows with the number of distinct IDs)")
     .option("--skip-invalid", "skip lines that are not JSON or hold no ID (warned on stderr) instead of failing")
+    .addOption(new Option("--format <format>", "dataset format (default: detected: csv for a .csv/.csv.gz name or a CSV header line, else JSON Lines)").choices(["jsonl", "csv"]))
+    .option("--id-column <name>", "CSV: the column holding the Post ID (default: detected, e.g. id or status_id)")
+    .option("--user-column <name>", "CSV: the column holding the author's user ID, for --type users (default: detected, e.g. author_id or user_id)")
     .addHelpText(
       "after",
       `

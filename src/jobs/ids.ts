@@ -8,6 +8,8 @@ import { fieldIds, recordIds } from "../dataset/record-ids.js";
 import { InvalidRecord, type DatasetType } from "../dataset/record-shape.js";
 import { streamSink } from "../io/atomic-file.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
+import { CsvIdReader } from "../dataset/csv-ids.js";
+import { detectFormat, type DatasetFormat } from "../dataset/format.js";
 
 /** What `compliant ids` is told (commands/ids.ts declares and checks the flags). */
 export interface IdsOptions {
@@ -18,6 +20,12 @@ export interface IdsOptions {
   field?: string;
   unique?: boolean;
   skipInvalid?: boolean;
+  /** Default: detected (csv by a .csv/.csv.gz name or a CSV header first line). */
+  format?: DatasetFormat;
+  /** CSV: the Post ID column (default: detected). */
+  idColumn?: string;
+  /** CSV: the user ID column for --type users (default: detected). */
+  userColumn?: string;
 }
 
 interface Extraction {
@@ -30,7 +38,7 @@ interface Extraction {
  * Reads a dataset and calls `onId` for every ID in it (see recordIds for what counts). Plain ID
  * lines are taken as they are; JSON lines are parsed. Invalid lines are collected, not thrown.
  */
-async function extract(
+async function extractLines(
   input: AsyncIterable<Buffer | string>,
   type: DatasetType,
   field: readonly string[] | undefined,
@@ -85,6 +93,32 @@ async function extract(
   return result;
 }
 
+/** extract() for a CSV archive (dataset/csv-ids.ts): a "line" is a record. */
+async function extractCsv(
+  input: AsyncIterable<Buffer>,
+  reader: (onIds: ((ids: string[]) => void) | undefined) => CsvIdReader,
+  onId: ((id: string) => void) | undefined,
+  onChunkDone: (() => Promise<void>) | undefined,
+  signal: AbortSignal,
+  stopOnInvalid = true,
+): Promise<Extraction> {
+  const csv = reader(
+    onId
+      ? (ids) => {
+          if (!stopOnInvalid || csv.invalid.count === 0) for (const id of ids) onId(id);
+        }
+      : undefined,
+  );
+  for await (const chunk of input) {
+    if (signal.aborted) throw signal.reason;
+    csv.push(chunk);
+    await onChunkDone?.();
+  }
+  csv.end();
+  await onChunkDone?.();
+  return { invalid: csv.invalid, ids: csv.ids, lines: csv.lines };
+}
+
 export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const opts = { ...given, type: given.type ?? "tweets" };
   const dataset = opts.args[0];
@@ -94,7 +128,30 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const fromStdin = input.kind === "stdin";
   const name = inputName(ctx.cwd, input);
   const field = opts.field?.split(".");
-  const open = (): AsyncIterable<Buffer | string> => readInput(input, ctx.stdin, name);
+  const choice = { idColumn: opts.idColumn, userColumn: opts.userColumn };
+  const sniff = await detectFormat(readInput(input, ctx.stdin, name), input.kind === "file" ? input.path : undefined, opts.format, choice);
+  const csv = sniff.format === "csv";
+  if (csv && field) throw new UsageError("--field reads JSON records; for a CSV dataset name the column with --id-column (or --user-column with --type users).");
+  if (!csv && (opts.idColumn !== undefined || opts.userColumn !== undefined)) {
+    throw new UsageError(`--id-column and --user-column name CSV columns, but ${name} is not CSV (no .csv name or CSV header); pass --format csv if it is.`);
+  }
+  // The first pass reuses the sniffed stream; stdin has only that one.
+  let first: AsyncIterable<Buffer> | undefined = sniff.stream;
+  const open = (): AsyncIterable<Buffer> => {
+    const s = first ?? readInput(input, ctx.stdin, name);
+    first = undefined;
+    return s;
+  };
+  const reader = (onIds: ((ids: string[]) => void) | undefined) => new CsvIdReader(opts.type, choice, name, onIds);
+  const extract = (
+    source: AsyncIterable<Buffer>,
+    type: DatasetType,
+    fieldPath: readonly string[] | undefined,
+    onId: ((id: string) => void) | undefined,
+    onChunkDone: (() => Promise<void>) | undefined,
+    signal: AbortSignal,
+    stopOnInvalid = true,
+  ) => (csv ? extractCsv(source, reader, onId, onChunkDone, signal, stopOnInvalid) : extractLines(source, type, fieldPath, onId, onChunkDone, signal, stopOnInvalid));
 
   // A file is checked completely before the first ID is printed, so a pipe into
   // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only
@@ -131,5 +188,5 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
     ctx.log.warn(`skipped ${result.invalid.summary()} of ${name} (--skip-invalid)`);
   }
   const dupes = result.ids - printed;
-  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} lines of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
+  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} ${csv ? "CSV records" : "lines"} of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
 }
