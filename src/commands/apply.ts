@@ -44,7 +44,8 @@ Rules: action "delete" removes the record (whatever the reason); action "scrub_g
 "rehydrate" (an edited Post) keeps the record as stored and lists its ID with --rehydrate; other
 actions are reported and left untouched. When an ID has several lines the most severe wins
 (delete > scrub_geo > rehydrate). Error records (invalid_id) are counted, never applied. Records that are kept
-are copied byte for byte; the output is written to <out>.partial and renamed when complete, and
+are copied byte for byte (CSV rows too: same quoting and line ends; a scrub empties a row's geo
+columns, and a retweet row goes with the Post it retweets); the output is written to <out>.partial and renamed when complete, and
 the dataset itself is never modified. --json (global) prints the summary as JSON on stdout when
 the output is a file.
 
@@ -52,6 +53,7 @@ Examples:
   compliant apply --results results.ndjson archive.jsonl
   compliant apply -r users.ndjson --type users archive.jsonl -o archive.clean.jsonl --removed removed.jsonl
   zcat archive.jsonl.gz | compliant apply -r results.ndjson - | gzip > archive.clean.jsonl.gz
+  compliant apply -r results.ndjson tweets.csv --removed removed.csv
 `,
     )
     .action(on(options, async (opts, ctx) => (await import("../jobs/apply.js")).run(opts, ctx)));

@@ -24,7 +24,7 @@ const options = (z: Zod) =>
 export const define: Define = (on) =>
   new Command("ids")
     .description("print the Post or user IDs of a dataset, one per line, ready for `compliant all --ids-file -`")
-    .argument("<dataset>", "plain ID list, or JSON Lines of v2 Posts, v2 API response pages (twarc2), v1.1 Posts or user objects; - for stdin")
+    .argument("<dataset>", "plain ID list, JSON Lines of v2 Posts, v2 API response pages (twarc2), v1.1 Posts or user objects, or CSV with a header (twarc-csv, Hydrator, 4CAT, rtweet); - for stdin")
     .addOption(datasetType("which IDs: Post IDs, or user/author IDs"))
     .option("--field <path>", "take IDs from this dot path instead (e.g. data.id, user.id_str); arrays are walked")
     .option("-u, --unique", "print each ID once (memory grows with the number of distinct IDs)")
@@ -39,11 +39,15 @@ Formats, detected line by line: a line starting with a digit is an ID; a line st
 is JSON. --type tweets takes id_str or id, and in v2 pages data[].id plus includes.tweets[].id;
 --type users takes author_id (v2), user.id_str (v1.1), a user object's own id, and in v2 pages
 includes.users[].id. A file is checked completely before the first ID is printed.
+CSV (a .csv/.csv.gz name, --format csv, or a header line with an ID column such as id or
+status_id): the Post ID column and the referenced Post columns, or with --type users the author
+column and the other user ID columns; rtweet's x-prefixed IDs are printed without the x.
 
 Examples:
   compliant ids archive.jsonl > tweet-ids.txt
   compliant ids --type users --unique archive.jsonl | compliant all --type users --ids-file - --results-file users.ndjson
   compliant ids --field data.id pages.jsonl
+  compliant ids --type users --user-column author_id export.csv
 `,
     )
     .action(on(options, async (opts, ctx) => (await import("../jobs/ids.js")).run(opts, ctx)));
