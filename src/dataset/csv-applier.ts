@@ -60,7 +60,9 @@ export function headerNames(r: CsvRecord): string[] {
  * `apply` on a CSV archive: the same interface and counts as DatasetApplier, one record (row) at
  * a time. The header row is kept (and heads the --removed file). A row is removed when its Post
  * (tweets) or its author (users) has a delete event, or when it is a retweet of a removed Post or
- * user; a scrub empties its geo columns; every other row is copied as its original bytes. A
+ * user; a scrub empties its geo columns; a quote of a removed Post (or user) loses the row's copy of
+ * the quoted Post (rtweet's quoted_text…, 4CAT's quote_body…); every other row is copied as its
+ * original bytes. A
  * "line" in the counts is a CSV record (a quoted field may span several physical lines).
  */
 export class CsvApplier {
@@ -199,40 +201,55 @@ export class CsvApplier {
         }
       }
     }
+    // A quote of a removed Post keeps its own text but loses its copy of the quoted one.
+    let empty: number[] = [];
+    if (kind !== Kind.delete && cols.quotedCopy.length > 0) {
+      for (const col of this.type === "tweets" ? cols.quotedPost : cols.quotedUser) {
+        if (this.kindAt(r, col) === Kind.delete) {
+          empty = cols.quotedCopy;
+          break;
+        }
+      }
+    }
+    if (kind === Kind.scrub) {
+      this.counts.scrubbedRecords++;
+      empty = empty.length ? [...new Set([...empty, ...cols.geo])].sort((a, b) => a - b) : cols.geo;
+    }
+    if (kind === Kind.none && empty.length === 0) {
+      this.keep(r);
+      return;
+    }
     switch (kind) {
-      case Kind.none:
-        this.keep(r);
-        return;
       case Kind.delete:
         this.drop(r);
         return;
+      case Kind.none:
       case Kind.scrub:
-        this.counts.scrubbedRecords++;
-        this.scrub(r);
+        this.rewrite(r, empty);
         return;
       case Kind.rehydrate:
         this.counts.untouchedRecords++;
         this.counts.rehydrateRecords++;
         if (this.rehydrated.addRange(r.buf, ks, ke)) this.rehydrate.push(Buffer.from(r.buf.subarray(ks, ke)), NL);
-        this.keep(r);
+        this.rewrite(r, empty);
         return;
       default:
         this.counts.untouchedRecords++;
-        this.keep(r);
+        this.rewrite(r, empty);
     }
   }
 
-  /** Writes the row with its geo columns emptied (or as it was when they are empty already). */
-  private scrub(r: CsvRecord): void {
-    const geo = this.columns!.geo.filter((c) => c < r.starts.length && r.ends[c]! > r.starts[c]!);
-    if (geo.length === 0) {
+  /** Writes the row with the fields `cols` (ascending) emptied, or as it was when they are empty already. */
+  private rewrite(r: CsvRecord, cols: readonly number[]): void {
+    const emptied = cols.filter((c) => c < r.starts.length && r.ends[c]! > r.starts[c]!);
+    if (emptied.length === 0) {
       this.keep(r);
       return;
     }
     this.flushRun();
     this.counts.rewrittenLines++;
     let at = r.start;
-    for (const c of geo) {
+    for (const c of emptied) {
       this.out.push(Buffer.from(r.buf.subarray(at, r.starts[c]!)));
       at = r.ends[c]!;
     }

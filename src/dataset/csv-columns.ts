@@ -30,6 +30,19 @@ const OTHER_POSTS = [
   "reply_to_status_id",
   "reply_to_tweet_id",
 ];
+/** Columns holding the ID of the quoted Post, and of its author. */
+const QUOTED_POST = ["referenced_tweets.quoted.id", "quote_id", "quoted_status_id", "quote_tweet_id"];
+const QUOTED_USER = ["quoted_user_id"];
+/**
+ * A copy of the quoted Post inside the row (rtweet's quoted_text, quoted_screen_name…, 4CAT's
+ * quote_body, quote_author…): emptied when the quoted Post (or its author) is removed, as the
+ * embedded copy in a JSON record is. The ID columns themselves stay: the reference is not content.
+ */
+function isQuotedCopy(name: string): boolean {
+  if (QUOTED_POST.includes(name) || QUOTED_USER.includes(name)) return false;
+  return /^quoted_/.test(name) || /^quote_(body|author|images|videos|text)$/.test(name);
+}
+
 /** The author of the retweeted Post: with --type users, a retweet of a removed user's Post goes too. */
 const RETWEETED_USER = ["retweeted_user_id", "retweet_user_id"];
 /** Other user IDs a row holds (listed by `ids --type users`). */
@@ -66,6 +79,10 @@ export interface CsvColumns {
   otherPosts: number[];
   retweetedUser: number[];
   otherUsers: number[];
+  quotedPost: number[];
+  quotedUser: number[];
+  /** The row's copy of the Post it quotes (emptied when that Post or its author is removed). */
+  quotedCopy: number[];
   /** Columns emptied by a scrub. */
   geo: number[];
   /** Column names (decoded header). */
@@ -146,6 +163,9 @@ export function csvColumns(names: readonly string[], type: DatasetType, choice: 
     otherPosts: indexes(names, OTHER_POSTS),
     retweetedUser: indexes(names, RETWEETED_USER),
     otherUsers: indexes(names, OTHER_USERS),
+    quotedPost: indexes(names, QUOTED_POST),
+    quotedUser: indexes(names, QUOTED_USER),
+    quotedCopy: names.flatMap((n, i) => (isQuotedCopy(n) ? [i] : [])),
     geo,
     names: [...names],
   };

@@ -23,6 +23,8 @@ interface Format {
   authors: number[];
   /** Whether the format links a retweet to the Post it retweets (so it goes with it). */
   retweetColumn: boolean;
+  /** Row of Post 6 (a quote of the deleted Post 2) when its copy of Post 2 is emptied; default: unchanged. */
+  quote?: (row: string) => string;
   /** Row of Post 3 after the scrub: its geo columns emptied. */
   scrubbed: string;
   ids: string[];
@@ -66,6 +68,7 @@ const FORMATS: Format[] = [
     posts: [1, 2, 3, 4, 5, 6, 7],
     authors: [1, 2, 1, 1, 4, 3, 7],
     retweetColumn: true,
+    quote: (row) => row.replace(`"x${P(2)}","to be deleted","x${U(2)}"`, `"x${P(2)}",,"x${U(2)}"`),
     scrubbed: "",
     ids: [P(1), P(2), P(3), P(4), P(5), P(2), P(6), P(2), P(1), P(7)],
     userIds: [U(1), U(2), U(1), U(1), U(4), U(2), U(3), U(2), U(1), U(5), U(7)],
@@ -108,7 +111,7 @@ for (const f of FORMATS) {
     const r = await runCli(["apply", "-r", "results.ndjson", f.file, "--removed", "removed.csv", "--rehydrate", "rehydrate.txt", "--json"], { cwd: dir });
     assert.equal(r.code, 0, show(r));
     const gone = new Set([2, ...(f.retweetColumn ? [5] : [])]);
-    const expected = header + [...rows].filter(([n]) => !gone.has(n)).map(([n, row]) => (n === 3 ? f.scrubbed : row)).join("");
+    const expected = header + [...rows].filter(([n]) => !gone.has(n)).map(([n, row]) => (n === 3 ? f.scrubbed : n === 6 && f.quote ? f.quote(row) : row)).join("");
     const out = f.file.replace(/\.csv$/, ".compliant.csv");
     assert.equal(await readFile(join(dir, out), "latin1"), expected);
     assert.equal(await readFile(join(dir, "removed.csv"), "latin1"), header + [...rows].filter(([n]) => gone.has(n)).map(([, row]) => row).join(""));
@@ -117,12 +120,13 @@ for (const f of FORMATS) {
     assert.equal(summary.lines, rows.size + 1);
     assert.equal(summary.removed_records, gone.size);
     assert.equal(summary.scrubbed_records, 1);
-    assert.equal(summary.rewritten_lines, 1);
+    const rewritten = f.quote ? 2 : 1;
+    assert.equal(summary.rewritten_lines, rewritten);
     assert.equal(summary.rehydrate_records, 1);
-    assert.equal(summary.unchanged_lines, rows.size + 1 - gone.size - 1);
+    assert.equal(summary.unchanged_lines, rows.size + 1 - gone.size - rewritten);
   });
 
-  test(`${f.file}: apply --type users removes the rows of deleted users${f.retweetColumn ? "" : ""} and keeps the rest byte for byte`, async (t) => {
+  test(`${f.file}: apply --type users removes the rows of deleted users and keeps the rest byte for byte`, async (t) => {
     const dir = await tempDir(t);
     await copyFile(join(FIXTURES, f.file), join(dir, f.file));
     await copyFile(join(FIXTURES, "results-users.ndjson"), join(dir, "users.ndjson"));
