@@ -1,5 +1,6 @@
 // Throughput and memory of `compliant apply` (target: 1M result events applied to a 5M-record
-// JSONL dataset of v2 Posts at ≥ 100 MB/s on one core with peak RSS ≤ 200 MB).
+// JSONL dataset of v2 Posts at ≥ 100 MB/s on one core with peak RSS ≤ 200 MB). The same Posts as
+// a twarc-csv-style CSV are applied too, for a CSV figure (`--no-csv` skips it).
 //
 //   node dist/bench/apply.js [--records 5000000] [--events 1000000] [--dir /tmp/compliant-bench]
 //
@@ -49,6 +50,13 @@ function post(i: number): string {
   return JSON.stringify(p);
 }
 
+/** The same Post as a CSV row: id, author_id, created_at, text (quoted), geo columns. */
+function csvRow(i: number): string {
+  const p = JSON.parse(post(i)) as { id: string; author_id: string; created_at: string; text: string; geo?: { place_id: string; coordinates: { coordinates: number[] } } };
+  const geo = p.geo ? `"[${p.geo.coordinates.coordinates.join(", ")}]",${p.geo.place_id}` : ",";
+  return `${p.id},${p.author_id},${p.created_at},"${p.text.replaceAll('"', '""')}",${geo}`;
+}
+
 async function writeLines(path: string, count: number, line: (i: number) => string): Promise<void> {
   const partial = `${path}.partial`;
   const out = createWriteStream(partial);
@@ -89,6 +97,16 @@ async function generate(dir: string, records: number, events: number): Promise<{
   return { dataset, results };
 }
 
+async function generateCsv(dir: string, records: number): Promise<string> {
+  const dataset = join(dir, `posts-${records}.csv`);
+  if (!existsSync(dataset)) {
+    process.stderr.write(`generating ${dataset} …\n`);
+    seed = 42;
+    await writeLines(dataset, records + 1, (i) => (i === 0 ? "id,author_id,created_at,text,geo.coordinates.coordinates,geo.place_id" : csvRow(i - 1)));
+  }
+  return dataset;
+}
+
 async function child(dataset: string, results: string, output: string): Promise<void> {
   const { run } = await import("../src/jobs/apply.js");
   const { createLog } = await import("../src/output/log.js");
@@ -119,25 +137,29 @@ async function main(): Promise<void> {
   const events = Number(arg("events", "1000000"));
   const dir = arg("dir", join(tmpdir(), "compliant-bench"));
   const { dataset, results } = await generate(dir, records, events);
-  const output = join(dir, "out.jsonl");
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [self, "--child", dataset, results, output], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (r.status !== 0) throw new Error(`apply failed with exit ${r.status}`);
-  const { seconds, maxRssMB } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { seconds: number; maxRssMB: number };
-  const mb = statSync(dataset).size / 1e6;
-  const outMb = statSync(output).size / 1e6;
-  rmSync(output, { force: true });
-  const fmt = (n: number, d = 1) => n.toFixed(d);
-  process.stdout.write(
-    [
-      `node ${process.version}, ${records.toLocaleString("en-US")} records, ${events.toLocaleString("en-US")} result events`,
-      `dataset      ${fmt(mb)} MB (output ${fmt(outMb)} MB)`,
-      `time         ${fmt(seconds, 2)} s`,
-      `throughput   ${fmt(mb / seconds)} MB/s, ${Math.round(records / seconds).toLocaleString("en-US")} records/s`,
-      `peak RSS     ${fmt(maxRssMB)} MB (apply process)`,
-      "",
-    ].join("\n"),
-  );
+  const measure = (path: string, label: string) => {
+    const output = join(dir, `out${path.endsWith(".csv") ? ".csv" : ".jsonl"}`);
+    const r = spawnSync(process.execPath, [self, "--child", path, results, output], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    if (r.status !== 0) throw new Error(`apply failed with exit ${r.status}`);
+    const { seconds, maxRssMB } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { seconds: number; maxRssMB: number };
+    const mb = statSync(path).size / 1e6;
+    const outMb = statSync(output).size / 1e6;
+    rmSync(output, { force: true });
+    const fmt = (n: number, d = 1) => n.toFixed(d);
+    process.stdout.write(
+      [
+        `${label}: node ${process.version}, ${records.toLocaleString("en-US")} records, ${events.toLocaleString("en-US")} result events`,
+        `dataset      ${fmt(mb)} MB (output ${fmt(outMb)} MB)`,
+        `time         ${fmt(seconds, 2)} s`,
+        `throughput   ${fmt(mb / seconds)} MB/s, ${Math.round(records / seconds).toLocaleString("en-US")} records/s`,
+        `peak RSS     ${fmt(maxRssMB)} MB (apply process)`,
+        "",
+      ].join("\n"),
+    );
+  };
+  measure(dataset, "JSONL");
+  if (!process.argv.includes("--no-csv")) measure(await generateCsv(dir, records), "CSV (twarc-csv columns)");
 }
 
 await main();

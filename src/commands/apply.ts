@@ -15,6 +15,9 @@ const options = (z: Zod) =>
     force: z.boolean().optional(),
     strict: z.boolean().optional(),
     skipInvalid: z.boolean().optional(),
+    format: z.enum(["jsonl", "csv"]).optional(),
+    idColumn: z.string().min(1, { error: "--id-column needs a column name" }).optional(),
+    userColumn: z.string().min(1, { error: "--user-column needs a column name" }).optional(),
   });
 
 /** `compliant apply --results <r> <dataset>`: a cleaned copy of the dataset (jobs/apply.ts). */
@@ -30,6 +33,9 @@ export const define: Define = (on) =>
     .option("-f, --force", "overwrite existing output, --removed or --rehydrate files")
     .option("--strict", "refuse (exit 4, nothing written) if the results contain actions this version does not know")
     .option("--skip-invalid", "keep invalid dataset lines as they are (warned on stderr) instead of failing")
+    .addOption(new Option("--format <format>", "dataset format (default: detected: csv for a .csv/.csv.gz name or a CSV header line, else JSON Lines)").choices(["jsonl", "csv"]))
+    .option("--id-column <name>", "CSV: the column holding the Post ID (default: detected, e.g. id or status_id)")
+    .option("--user-column <name>", "CSV: the column holding the author's user ID, for --type users (default: detected, e.g. author_id or user_id)")
     .addHelpText(
       "after",
       `
@@ -38,7 +44,8 @@ Rules: action "delete" removes the record (whatever the reason); action "scrub_g
 "rehydrate" (an edited Post) keeps the record as stored and lists its ID with --rehydrate; other
 actions are reported and left untouched. When an ID has several lines the most severe wins
 (delete > scrub_geo > rehydrate). Error records (invalid_id) are counted, never applied. Records that are kept
-are copied byte for byte; the output is written to <out>.partial and renamed when complete, and
+are copied byte for byte (CSV rows too: same quoting and line ends; a scrub empties a row's geo
+columns, and a retweet row goes with the Post it retweets); the output is written to <out>.partial and renamed when complete, and
 the dataset itself is never modified. --json (global) prints the summary as JSON on stdout when
 the output is a file. A JSON array keeps its layout (dropped elements go with their comma).
 Several files or a folder: the output folder must be new or empty (or --force); it is built in
@@ -50,6 +57,7 @@ Examples:
   compliant apply -r users.ndjson --type users archive.jsonl -o archive.clean.jsonl --removed removed.jsonl
   zcat archive.jsonl.gz | compliant apply -r results.ndjson - | gzip > archive.clean.jsonl.gz
   compliant apply -r results.ndjson academictwitter-folder/ -o academictwitter-clean/
+  compliant apply -r results.ndjson tweets.csv --removed removed.csv
 `,
     )
     .action(on(options, async (opts, ctx) => (await import("../jobs/apply.js")).run(opts, ctx)));

@@ -11,6 +11,8 @@ import { inputFrom, inputName, readInput, type Input } from "../io/input.js";
 import { atomicFileSink, compressedByName, deferredSink, gzipSink, streamSink, type Sink } from "../io/atomic-file.js";
 import type { DatasetType } from "../dataset/record-shape.js";
 import { shown } from "../io/target.js";
+import { CsvApplier } from "../dataset/csv-applier.js";
+import { detectFormat, type DatasetFormat } from "../dataset/format.js";
 
 /** What `compliant apply` is told (commands/apply.ts declares and checks the flags). */
 export interface ApplyOptions {
@@ -26,6 +28,12 @@ export interface ApplyOptions {
   strict?: boolean;
   skipInvalid?: boolean;
   json?: boolean;
+  /** Default: detected (csv by a .csv/.csv.gz name or a CSV header first line). */
+  format?: DatasetFormat;
+  /** CSV: the Post ID column (default: detected). */
+  idColumn?: string;
+  /** CSV: the user ID column for --type users (default: detected). */
+  userColumn?: string;
 }
 
 /** The `--json` document of `compliant apply` (stable interface; snake_case like `all`'s summary). */
@@ -114,17 +122,27 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
 
   const results = await loadAndWarn(resultsIn, resultsName, datasetName, rehydrateFull !== undefined, Boolean(opts.strict), ctx);
 
-  // A file named *.gz is written gzip-compressed; stdout is compressed when the dataset was.
+  // The format is known before any output file is opened, so a CSV header without the column
+  // asked for fails with nothing written.
   let inputGzip = false;
+  const choice = { idColumn: opts.idColumn, userColumn: opts.userColumn };
+  const sniff = await detectFormat(readInput(datasetIn, ctx.stdin, datasetName, (gz) => (inputGzip = gz)), datasetIn.kind === "file" ? datasetIn.path : undefined, opts.format, choice);
+  const csv = sniff.format === "csv";
+  if (!csv && (opts.idColumn !== undefined || opts.userColumn !== undefined)) {
+    throw new UsageError(`--id-column and --user-column name CSV columns, but ${datasetName} is not CSV (no .csv name or CSV header); pass --format csv if it is.`);
+  }
+  // A file named *.gz is written gzip-compressed; stdout is compressed when the dataset was.
   const stdout = streamSink(ctx.stdout);
   const out: Sink = outFull === "-" ? deferredSink(() => (inputGzip ? gzipSink(stdout) : stdout)) : compressedByName(outFull, await atomicFileSink(outFull));
   let audit: Sink | undefined;
   let refetch: Sink | undefined;
-  const applier = new AutoApplier(opts.type, results.index, removedFull !== undefined, datasetName);
+  const applier = csv
+    ? new CsvApplier(opts.type, results.index, removedFull !== undefined, choice, datasetName)
+    : new AutoApplier(opts.type, results.index, removedFull !== undefined, datasetName);
   try {
     if (removedFull !== undefined) audit = compressedByName(removedFull, await atomicFileSink(removedFull));
     if (rehydrateFull !== undefined) refetch = await atomicFileSink(rehydrateFull);
-    const input = readInput(datasetIn, ctx.stdin, datasetName, (gz) => (inputGzip = gz));
+    const input = sniff.stream;
     for await (const chunk of input) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       applier.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
@@ -132,7 +150,7 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
       await out.write(pieces);
       if (audit) await audit.write(removed);
       if (refetch) await refetch.write(rehydrate);
-      ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${applier.unit}s of ${datasetName}`);
+      ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${applier.unit}s`} of ${datasetName}`);
     }
     applier.end();
     const { out: pieces, removed, rehydrate } = applier.take();

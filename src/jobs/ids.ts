@@ -10,6 +10,8 @@ import { streamSink } from "../io/atomic-file.js";
 import { isFolder } from "../dataset/folder.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
 import { extractArrayIds, sniffArray } from "../dataset/json-array.js";
+import { CsvIdReader } from "../dataset/csv-ids.js";
+import { detectFormat, type DatasetFormat } from "../dataset/format.js";
 
 /** What `compliant ids` is told (commands/ids.ts declares and checks the flags). */
 export interface IdsOptions {
@@ -20,6 +22,12 @@ export interface IdsOptions {
   field?: string;
   unique?: boolean;
   skipInvalid?: boolean;
+  /** Default: detected (csv by a .csv/.csv.gz name or a CSV header first line). */
+  format?: DatasetFormat;
+  /** CSV: the Post ID column (default: detected). */
+  idColumn?: string;
+  /** CSV: the user ID column for --type users (default: detected). */
+  userColumn?: string;
 }
 
 export interface Extraction {
@@ -94,6 +102,32 @@ export async function extract(
   return result;
 }
 
+/** extract() for a CSV archive (dataset/csv-ids.ts): a "line" is a record. */
+async function extractCsv(
+  input: AsyncIterable<Buffer>,
+  reader: (onIds: ((ids: string[]) => void) | undefined) => CsvIdReader,
+  onId: ((id: string) => void) | undefined,
+  onChunkDone: (() => Promise<void>) | undefined,
+  signal: AbortSignal,
+  stopOnInvalid = true,
+): Promise<Extraction> {
+  const csv = reader(
+    onId
+      ? (ids) => {
+          if (!stopOnInvalid || csv.invalid.count === 0) for (const id of ids) onId(id);
+        }
+      : undefined,
+  );
+  for await (const chunk of input) {
+    if (signal.aborted) throw signal.reason;
+    csv.push(chunk);
+    await onChunkDone?.();
+  }
+  csv.end();
+  await onChunkDone?.();
+  return { invalid: csv.invalid, ids: csv.ids, lines: csv.lines };
+}
+
 export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const opts = { ...given, type: given.type ?? "tweets" };
   const dataset = opts.args[0];
@@ -103,13 +137,36 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const fromStdin = input.kind === "stdin";
   const name = inputName(ctx.cwd, input);
   const field = opts.field?.split(".");
-  const open = (): AsyncIterable<Buffer | string> => readInput(input, ctx.stdin, name);
+  const choice = { idColumn: opts.idColumn, userColumn: opts.userColumn };
+  const sniff = await detectFormat(readInput(input, ctx.stdin, name), input.kind === "file" ? input.path : undefined, opts.format, choice);
+  const csv = sniff.format === "csv";
+  if (csv && field) throw new UsageError("--field reads JSON records; for a CSV dataset name the column with --id-column (or --user-column with --type users).");
+  if (!csv && (opts.idColumn !== undefined || opts.userColumn !== undefined)) {
+    throw new UsageError(`--id-column and --user-column name CSV columns, but ${name} is not CSV (no .csv name or CSV header); pass --format csv if it is.`);
+  }
+  // The first pass reuses the sniffed stream; stdin has only that one.
+  let first: AsyncIterable<Buffer> | undefined = sniff.stream;
+  const open = (): AsyncIterable<Buffer> => {
+    const s = first ?? readInput(input, ctx.stdin, name);
+    first = undefined;
+    return s;
+  };
+  const reader = (onIds: ((ids: string[]) => void) | undefined) => new CsvIdReader(opts.type, choice, name, onIds);
+  const extractAny = (
+    source: AsyncIterable<Buffer>,
+    type: DatasetType,
+    fieldPath: readonly string[] | undefined,
+    onId: ((id: string) => void) | undefined,
+    onChunkDone: (() => Promise<void>) | undefined,
+    signal: AbortSignal,
+    stopOnInvalid = true,
+  ) => (csv ? extractCsv(source, reader, onId, onChunkDone, signal, stopOnInvalid) : extract(source, type, fieldPath, onId, onChunkDone, signal, stopOnInvalid, name));
 
   // A file is checked completely before the first ID is printed, so a pipe into
   // `compliant all --ids-file -` never starts a job from half a dataset. Stdin can be read only
   // once: there, printing stops at the first invalid line and the run fails at the end.
   if (!fromStdin && !opts.skipInvalid) {
-    const check = await extract(open(), opts.type, field, undefined, undefined, ctx.signal, true, name);
+    const check = await extractAny(open(), opts.type, field, undefined, undefined, ctx.signal);
     if (check.invalid.count > 0) throw invalidDatasetError(name, check.invalid);
   }
 
@@ -117,7 +174,7 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
   const sink = streamSink(ctx.stdout);
   let pending: string[] = [];
   let printed = 0;
-  const result = await extract(
+  const result = await extractAny(
     open(),
     opts.type,
     field,
@@ -134,12 +191,11 @@ export async function run(given: IdsOptions, ctx: Context): Promise<void> {
     },
     ctx.signal,
     !opts.skipInvalid,
-    name,
   );
   if (result.invalid.count > 0) {
     if (!opts.skipInvalid) throw invalidDatasetError(name, result.invalid);
     ctx.log.warn(`skipped ${result.invalid.summary()} of ${name} (--skip-invalid)`);
   }
   const dupes = result.ids - printed;
-  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} ${result.unit ?? "line"}s of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
+  ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${result.lines} ${csv ? "CSV records" : `${result.unit ?? "line"}s`} of ${name}${seen ? ` (${dupes} duplicates left out)` : ""}`);
 }
