@@ -327,11 +327,15 @@ async function replay(fh: FileHandle, base: number, cp: Checkpoint, feed: (b: Bu
   }
 }
 
-/** `length` bytes of the file from `start`, in blocks of up to 1 MiB (fewer if the file is shorter). */
+/**
+ * `length` bytes of the file from `start` (fewer if the file is shorter), in blocks of up to 1 MiB
+ * read into one buffer: each block is valid only until the next is asked for (ResultParser copies
+ * what it keeps), so reading a file again allocates nothing per block.
+ */
 export async function* readRange(fh: FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
+  const block = Buffer.allocUnsafe(Math.min(1 << 20, length));
   for (let done = 0; done < length; ) {
-    const block = Buffer.allocUnsafe(Math.min(1 << 20, length - done));
-    const { bytesRead } = await fh.read(block, 0, block.length, start + done);
+    const { bytesRead } = await fh.read(block, 0, Math.min(block.length, length - done), start + done);
     if (bytesRead === 0) return;
     yield block.subarray(0, bytesRead);
     done += bytesRead;

@@ -366,8 +366,8 @@ class DigitKey {
   }
 }
 
-/** Bytes of RepeatFilter's bit table: 4 MiB (one word touched per line). */
-export const REPEAT_FILTER_BYTES = 4 * 1024 * 1024;
+/** Bytes of RepeatFilter's bit table: 2 MiB (one word touched per line). */
+export const REPEAT_FILTER_BYTES = 2 * 1024 * 1024;
 
 /**
  * The cheap first pass of distinct counting, for input that can be read a second time (a file):
@@ -377,6 +377,7 @@ export const REPEAT_FILTER_BYTES = 4 * 1024 * 1024;
  * counts are the lines' own kinds, exactly. Otherwise `recount()` takes the same lines again and
  * gathers every line of the candidate IDs (RepeatRecount): the earlier lines of a repeated ID
  * are the ones the first pass could not keep. Memory: the table, plus ~18–36 bytes a candidate.
+ * Past ~20k distinct IDs some false candidates are all but certain, so large files are read twice.
  */
 export class RepeatFilter {
   readonly #bits: Uint32Array;

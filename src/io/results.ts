@@ -86,7 +86,7 @@ export const MAX_RESULT_LINE_BYTES = 1024 * 1024;
  * How ResultParser counts distinct IDs by winning kind (`stats.distinct`):
  * - "exact": exactly as the lines stream, in memory proportional to the events (~9 bytes each,
  *   ~16 more for a moment at the end); for input that can be read only once (stdin, a FIFO).
- * - "reread": a fixed 4 MiB table while they stream (RepeatFilter); when it saw an ID that may
+ * - "reread": a fixed 2 MiB table while they stream (RepeatFilter); when it saw an ID that may
  *   repeat, `finishDistinct` reads the same bytes a second time (a file) for exact counts.
  * - "none": not counted (stats.distinct stays zero); for a caller that indexes every ID anyway.
  */
