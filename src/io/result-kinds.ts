@@ -380,8 +380,8 @@ export const REPEAT_FILTER_BYTES = 2 * 1024 * 1024;
  * Past ~20k distinct IDs some false candidates are all but certain, so large files are read twice.
  */
 export class RepeatFilter {
-  readonly #bits: Uint32Array;
-  readonly #mask: number;
+  #bits: Uint32Array;
+  #mask: number;
   readonly #candidates = new IdKindMap();
   readonly #byKind = [0, 0, 0, 0, 0];
   #lines = 0;
@@ -421,8 +421,13 @@ export class RepeatFilter {
     return this.#candidates.size;
   }
 
-  /** The counts, when no line was a candidate; undefined when a recount is needed. */
+  /**
+   * The counts, when no line was a candidate; undefined when a recount is needed. Ends the first
+   * pass: the table is let go (a split upload's next part makes its own).
+   */
   counts(): DistinctCounts | undefined {
+    this.#bits = new Uint32Array(0);
+    this.#mask = 0;
     if (this.#candidates.size > 0) return undefined;
     const k = this.#byKind;
     return { delete: k[Kind.delete]!, scrub: k[Kind.scrub]!, rehydrate: k[Kind.rehydrate]!, other: k[Kind.other]!, duplicateLines: 0 };
