@@ -129,8 +129,15 @@ function resultText(list: Event[], seed: number): string {
     const reason = e.reason === undefined ? "" : `,"reason":"${e.reason}"`;
     const pick = r();
     // The byte fast path's shape, other key orders and spacing (the JSON path), blank lines and error records.
-    if (pick < 0.8) out.push(`{"id":"${e.id}","action":"${e.action}","created_at":"2019-08-10T12:22:39Z"${reason}}`);
-    else out.push(`{ "action" : "${e.action}"${reason}, "id" : "${e.id}" }`);
+    // Some lines only look like the second reading's common shape: another "id" key (nested, or
+    // a repeated key, the last of which JSON.parse keeps, spelled plainly or with an escape).
+    if (pick < 0.7) out.push(`{"id":"${e.id}","action":"${e.action}","created_at":"2019-08-10T12:22:39Z"${reason}}`);
+    else if (pick < 0.75) out.push(`{ "action" : "${e.action}"${reason}, "id" : "${e.id}" }\r`);
+    else if (pick < 0.8) out.push(`  {"id":"${e.id}","action":"${e.action}"${reason},"extra":{"id":"12345"}}`);
+    else if (pick < 0.85) out.push(`{"id":"12345","action":"${e.action}"${reason},"id":"${e.id}"}`);
+    else if (pick < 0.9) out.push(`{"id":"12345","action":"${e.action}"${reason},"\\u0069d":"${e.id}"}`);
+    else if (pick < 0.95) out.push(`{"id":"${e.id}","action":"${e.action}"${reason},"note":"caf\\u00e9"}`);
+    else out.push(`{"id":"${e.id}","action":"${e.action}","created_at":"2019-08-10T12:22:39Z"${reason}}\r`);
     if (r() < 0.02) out.push("");
     if (r() < 0.01) out.push(`{"id":"${e.id}","error":"invalid_id"}`);
   }
