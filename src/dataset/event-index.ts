@@ -40,9 +40,19 @@ export function indexResultLine(line: ResultLine, into: LoadedResults): void {
  */
 export async function loadResults(source: string, stream: AsyncIterable<Buffer | string>): Promise<LoadedResults> {
   const loaded: LoadedResults = { index: new EventIndex(), stats: undefined as unknown as ResultStats, events: { delete: 0, scrub: 0, rehydrate: 0, other: 0 }, otherActions: {} };
-  const parser = new ResultParser(source, (line) => indexResultLine(line, loaded));
+  // The index holds every ID with its winning kind, so it gives the distinct counts itself.
+  const parser = new ResultParser(source, (line) => indexResultLine(line, loaded), undefined, "none");
   for await (const chunk of stream) parser.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
   loaded.stats = parser.end();
+  const byKind = loaded.index.kindCounts();
+  const { delete: del, scrub, rehydrate, other } = loaded.events;
+  loaded.stats.distinct = {
+    delete: byKind[Kind.delete]!,
+    scrub: byKind[Kind.scrub]!,
+    rehydrate: byKind[Kind.rehydrate]!,
+    other: byKind[Kind.other]!,
+    duplicateLines: del + scrub + rehydrate + other - loaded.index.size,
+  };
   return loaded;
 }
 

@@ -108,7 +108,8 @@ export async function downloadResults(from: ResultSource, opts: DownloadOptions)
   let lastByte = -1;
   let mark: Checkpoint = { bytes: 0, sha256: EMPTY_SHA256 };
   const restart = () => {
-    parser = new ResultParser(source, undefined, opts.limit);
+    // A file can be read again, so distinct IDs are counted in fixed memory (see DistinctMode).
+    parser = new ResultParser(source, undefined, opts.limit, out ? "exact" : "reread");
     sha = createHash("sha256");
     crc = undefined;
     offset = 0;
@@ -232,7 +233,8 @@ export async function downloadResults(from: ResultSource, opts: DownloadOptions)
         opts.onResume?.(offset, "the connection was cut");
       }
     }
-    const stats = parser.end();
+    parser.end();
+    const stats = file ? await parser.finishDistinct(() => readRange(file!, base, offset)) : parser.stats;
     if (expectedCrc !== undefined && crc !== undefined && crc.base64() !== expectedCrc) {
       throw new CliError(
         `${source} do not match the checksum the storage sent (x-goog-hash crc32c=${expectedCrc}, got ${crc.base64()}), so they were discarded; run again, and if it persists, the results are damaged on the way.`,
@@ -322,6 +324,21 @@ async function replay(fh: FileHandle, base: number, cp: Checkpoint, feed: (b: Bu
     // Bytes that do not even parse are not what was recorded.
     if (err instanceof CliError) return true;
     throw err;
+  }
+}
+
+/**
+ * `length` bytes of the file from `start` (fewer if the file is shorter), in blocks of up to 1 MiB
+ * read into one buffer: each block is valid only until the next is asked for (ResultParser copies
+ * what it keeps), so reading a file again allocates nothing per block.
+ */
+export async function* readRange(fh: FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
+  const block = Buffer.allocUnsafe(Math.min(1 << 20, length));
+  for (let done = 0; done < length; ) {
+    const { bytesRead } = await fh.read(block, 0, Math.min(block.length, length - done), start + done);
+    if (bytesRead === 0) return;
+    yield block.subarray(0, bytesRead);
+    done += bytesRead;
   }
 }
 

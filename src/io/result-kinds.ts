@@ -92,6 +92,15 @@ export class IdKindMap {
     this.#put(lo, hi, kind);
   }
 
+  /** How many IDs hold each kind, indexed by KindValue (none, other, rehydrate, scrub, delete). */
+  kindCounts(): number[] {
+    const counts = [0, 0, 0, 0, 0];
+    const kinds = this.#kinds;
+    for (let i = 0; i < kinds.length; i++) counts[kinds[i]!]!++;
+    counts[Kind.none] = 0;
+    return counts;
+  }
+
   #find(lo: number, hi: number): KindValue {
     const t = this.#keys;
     const mask = this.#mask;
@@ -310,5 +319,171 @@ export class DistinctKinds {
     }
     this.done = { delete: byKind[Kind.delete]!, scrub: byKind[Kind.scrub]!, rehydrate: byKind[Kind.rehydrate]!, other: byKind[Kind.other]!, duplicateLines };
     return { ...this.done };
+  }
+}
+
+/**
+ * The digits of an ID as two 32-bit words, cheaply (one small-integer step a digit): the last 9
+ * digits, the 9 before, and any one before those split into 2 bits on each word (so the words
+ * are unique per ID, leading zeros aside: "007" is 7, as everywhere else).
+ */
+class DigitKey {
+  a = 0;
+  b = 0;
+
+  fromBytes(buf: Uint8Array, start: number, end: number): boolean {
+    const len = end - start;
+    if (len < 1 || len > 19) return false;
+    let lo = 0;
+    let mid = 0;
+    let top = 0;
+    let i = start;
+    const midStart = end - 18;
+    const loStart = end - 9;
+    for (; i < midStart; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return false;
+      top = d;
+    }
+    for (; i < loStart; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return false;
+      mid = mid * 10 + d;
+    }
+    for (; i < end; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return false;
+      lo = lo * 10 + d;
+    }
+    this.a = (lo | ((top & 3) << 30)) >>> 0;
+    this.b = (mid | ((top >>> 2) << 30)) >>> 0;
+    return true;
+  }
+
+  fromString(id: string): boolean {
+    const b = Buffer.from(id, "latin1");
+    return b.length === id.length && this.fromBytes(b, 0, b.length);
+  }
+}
+
+/** Bytes of RepeatFilter's bit table: 2 MiB (one word touched per line). */
+export const REPEAT_FILTER_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The cheap first pass of distinct counting, for input that can be read a second time (a file):
+ * a fixed bit table (Bloom-style, two bits in one 32-bit word per ID) notices the lines whose ID
+ * *may* have been seen before, and only those lines' IDs are kept (with their strongest kind).
+ * There are no false negatives, so when no line was a candidate every ID had one line and the
+ * counts are the lines' own kinds, exactly. Otherwise `recount()` takes the same lines again and
+ * gathers every line of the candidate IDs (RepeatRecount): the earlier lines of a repeated ID
+ * are the ones the first pass could not keep. Memory: the table, plus ~18–36 bytes a candidate.
+ * Past ~20k distinct IDs some false candidates are all but certain, so large files are read twice.
+ */
+export class RepeatFilter {
+  #bits: Uint32Array;
+  #mask: number;
+  readonly #candidates = new IdKindMap();
+  readonly #byKind = [0, 0, 0, 0, 0];
+  #lines = 0;
+  readonly #key = new DigitKey();
+
+  /** `bytes`: the bit table's size, a power of two ≥ 4 (tests pass tiny ones to force collisions). */
+  constructor(bytes = REPEAT_FILTER_BYTES) {
+    let words = 1;
+    while (words * 4 < bytes) words *= 2;
+    this.#bits = new Uint32Array(words);
+    this.#mask = words - 1;
+  }
+
+  /** An event for the ID spelled by buf[start, end) (1–19 digits; anything else is ignored). */
+  addRange(buf: Uint8Array, start: number, end: number, kind: KindValue): void {
+    if (this.#key.fromBytes(buf, start, end)) this.#see(kind);
+  }
+
+  add(id: string, kind: KindValue): void {
+    if (this.#key.fromString(id)) this.#see(kind);
+  }
+
+  #see(kind: KindValue): void {
+    const { a, b } = this.#key;
+    this.#lines++;
+    this.#byKind[kind]!++;
+    const h = hash(a, b);
+    const w = h & this.#mask;
+    const m = (1 << ((h >>> 22) & 31)) | (1 << (h >>> 27));
+    const old = this.#bits[w]!;
+    if ((old & m) === m) this.#candidates.putKey(a, b, kind);
+    else this.#bits[w] = old | m;
+  }
+
+  /** Lines whose ID may have been seen before (0: every ID had one line). */
+  get candidates(): number {
+    return this.#candidates.size;
+  }
+
+  /**
+   * The counts, when no line was a candidate; undefined when a recount is needed. Ends the first
+   * pass: the table is let go (a split upload's next part makes its own).
+   */
+  counts(): DistinctCounts | undefined {
+    this.#bits = new Uint32Array(0);
+    this.#mask = 0;
+    if (this.#candidates.size > 0) return undefined;
+    const k = this.#byKind;
+    return { delete: k[Kind.delete]!, scrub: k[Kind.scrub]!, rehydrate: k[Kind.rehydrate]!, other: k[Kind.other]!, duplicateLines: 0 };
+  }
+
+  /** The second pass: give it the same events again, in any order, then ask it for the counts. */
+  recount(): RepeatRecount {
+    return new RepeatRecount(this.#candidates, this.#byKind.slice(), this.#lines);
+  }
+}
+
+/** RepeatFilter's second pass: every line of the candidate IDs, to correct the counts. */
+export class RepeatRecount {
+  readonly #key = new DigitKey();
+  /** Lines of candidate IDs by their own kind. */
+  readonly #candidateLines = [0, 0, 0, 0, 0];
+  #lines = 0;
+  readonly #candidates: IdKindMap;
+  readonly #byKind: number[];
+
+  /** `expectedLines`: the lines the first pass saw (the second must see as many). */
+  constructor(candidates: IdKindMap, byKind: number[], readonly expectedLines: number) {
+    this.#candidates = candidates;
+    this.#byKind = byKind;
+  }
+
+  /** Lines seen by this pass. */
+  get lines(): number {
+    return this.#lines;
+  }
+
+  addRange(buf: Uint8Array, start: number, end: number, kind: KindValue): void {
+    if (this.#key.fromBytes(buf, start, end)) this.#see(kind);
+  }
+
+  add(id: string, kind: KindValue): void {
+    if (this.#key.fromString(id)) this.#see(kind);
+  }
+
+  #see(kind: KindValue): void {
+    this.#lines++;
+    const { a, b } = this.#key;
+    const held = this.#candidates.getKey(a, b);
+    if (held === Kind.none) return;
+    this.#candidateLines[kind]!++;
+    if (kind > held) this.#candidates.putKey(a, b, kind);
+  }
+
+  /**
+   * Every line counted by its own kind, less the candidate IDs' lines, plus one per candidate ID
+   * by the strongest kind of its lines (a false candidate, with one line, changes nothing).
+   */
+  counts(): DistinctCounts {
+    const best = this.#candidates.kindCounts();
+    const k = this.#byKind.map((n, i) => n - this.#candidateLines[i]! + best[i]!);
+    const lines = this.#candidateLines.reduce((s, n) => s + n, 0);
+    return { delete: k[Kind.delete]!, scrub: k[Kind.scrub]!, rehydrate: k[Kind.rehydrate]!, other: k[Kind.other]!, duplicateLines: lines - this.#candidates.size };
   }
 }

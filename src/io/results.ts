@@ -4,7 +4,7 @@
 import { CliError, ExitCode } from "../errors.js";
 import { FastEvent, bytesEqual, isPlainEvent } from "./result-fast.js";
 import { ResultLineSchema, type ResultLine } from "./result-line.js";
-import { classifyEvent, DistinctKinds, type KindValue } from "./result-kinds.js";
+import { classifyEvent, DistinctKinds, RepeatFilter, type KindValue } from "./result-kinds.js";
 import { emptyStats, type ResultStats } from "./result-stats.js";
 import { LineSplitter } from "./lines.js";
 
@@ -82,6 +82,30 @@ const KIND_ROW = MAX_VALUES + 1;
 /** A result line is ~150 bytes; one over 1 MiB is not a compliance event, however it ends. */
 export const MAX_RESULT_LINE_BYTES = 1024 * 1024;
 
+/**
+ * How ResultParser counts distinct IDs by winning kind (`stats.distinct`):
+ * - "exact": exactly as the lines stream, in memory proportional to the events (~9 bytes each,
+ *   ~16 more for a moment at the end); for input that can be read only once (stdin, a FIFO).
+ * - "reread": a fixed 2 MiB table while they stream (RepeatFilter); when it saw an ID that may
+ *   repeat, `finishDistinct` reads the same bytes a second time (a file) for exact counts.
+ * - "none": not counted (stats.distinct stays zero); for a caller that indexes every ID anyway.
+ */
+export type DistinctMode = "exact" | "reread" | "none";
+
+/** Where the parser hands each event's ID and kind for distinct counting. */
+interface DistinctSink {
+  addRange(buf: Uint8Array, start: number, end: number, kind: KindValue): void;
+  add(id: string, kind: KindValue): void;
+}
+
+const NOT_COUNTED: DistinctSink = { addRange: () => undefined, add: () => undefined };
+
+export class ResultsChangedError extends CliError {
+  constructor(source: string) {
+    super(`${source} changed while it was being read (a second reading, to count repeated IDs, found other lines); run again.`, ExitCode.transient);
+  }
+}
+
 function bump(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
 }
@@ -98,7 +122,11 @@ export class ResultParser {
   private readonly reasonCounts = new Float64Array(MAX_VALUES);
   private noReason = 0;
   private lines = 0;
-  private readonly distinct = new DistinctKinds();
+  private distinct: DistinctSink;
+  private readonly exact: DistinctKinds | undefined;
+  private readonly filter: RepeatFilter | undefined;
+  /** end() found that the distinct counts need finishDistinct's second reading. */
+  private pending = false;
   private readonly invalidIds = new Set<string>();
   /** Kind of each (action, reason) pair of cached values: [a * KIND_ROW + r], r = MAX_VALUES for no reason; -1 not yet known. */
   private readonly pairKinds = new Int8Array(KIND_ROW * MAX_VALUES).fill(-1);
@@ -112,7 +140,11 @@ export class ResultParser {
     private readonly source: string,
     onLine?: (line: ResultLine) => void,
     limit?: LineLimit,
+    distinct: DistinctMode = "exact",
   ) {
+    if (distinct === "exact") this.distinct = this.exact = new DistinctKinds();
+    else if (distinct === "reread") this.distinct = this.filter = new RepeatFilter();
+    else this.distinct = NOT_COUNTED;
     // The byte matcher yields counts only; callers that want the parsed lines take the JSON path.
     const fast = onLine ? undefined : new FastEvent();
     const max = limit ? limit.lines * (limit.perId ?? 1) : Infinity;
@@ -218,8 +250,48 @@ export class ResultParser {
     }
     if (this.noReason > 0) this.stats.byReason["(none)"] = (this.stats.byReason["(none)"] ?? 0) + this.noReason;
     this.noReason = 0;
-    this.stats.distinct = this.distinct.counts();
+    if (this.exact) {
+      this.stats.distinct = this.exact.counts();
+    } else if (this.filter) {
+      const counts = this.filter.counts();
+      if (counts) this.stats.distinct = counts;
+      this.pending = counts === undefined;
+    }
     this.stats.invalidIds = [...this.invalidIds];
+    return this.stats;
+  }
+
+  /**
+   * In "reread" mode, after end(): makes `stats.distinct` exact. When some ID may repeat, reads
+   * the bytes again from `readAgain()` (the same bytes from the start; only the first
+   * `stats.bytes` are read) and counts every line of the IDs that may; otherwise reads nothing.
+   * Throws ResultsChangedError when the second reading does not hold the same lines.
+   */
+  async finishDistinct(readAgain: () => AsyncIterable<Buffer | string>): Promise<ResultStats> {
+    if (!this.pending || !this.filter) return this.stats;
+    const recount = this.filter.recount();
+    const again = new ResultParser(this.source, undefined, undefined, "none");
+    again.distinct = recount;
+    let left = this.stats.bytes;
+    let seen;
+    try {
+      if (left > 0) {
+        for await (const chunk of readAgain()) {
+          const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+          const part = buf.length > left ? buf.subarray(0, left) : buf;
+          again.push(part);
+          left -= part.length;
+          if (left === 0) break;
+        }
+      }
+      seen = again.end();
+    } catch (err) {
+      if (err instanceof InvalidResultLineError) throw new ResultsChangedError(this.source);
+      throw err;
+    }
+    if (left !== 0 || seen.events !== this.stats.events || recount.lines !== recount.expectedLines) throw new ResultsChangedError(this.source);
+    this.stats.distinct = recount.counts();
+    this.pending = false;
     return this.stats;
   }
 }

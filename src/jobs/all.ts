@@ -9,7 +9,7 @@ import { resolveStateDir } from "../config.js";
 import type { Context } from "../context.js";
 import { CliError, ExitCode, InterruptedError, TimeoutError, UsageError } from "../errors.js";
 import { partialPath, renameIntoPlace } from "../io/atomic-file.js";
-import type { DownloadStats } from "../io/download.js";
+import { readRange, type DownloadStats } from "../io/download.js";
 import type { PreparedIds } from "../io/ids.js";
 import { emptyStats, mergeStats, type ResultStats } from "../io/result-stats.js";
 import { MAX_LINES_PER_ID, ResultParser } from "../io/results.js";
@@ -361,7 +361,7 @@ class AllRun {
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
     if (!fh) return undefined;
     try {
-      const parser = new ResultParser(`the results of job ${part.jobId}`);
+      const parser = new ResultParser(`the results of job ${part.jobId}`, undefined, undefined, "reread");
       const sha = createHash("sha256");
       const block = Buffer.alloc(1 << 20);
       for (let done = 0; done < part.resultBytes; ) {
@@ -373,7 +373,8 @@ class AllRun {
         done += bytesRead;
       }
       if (sha.digest("hex") !== part.resultSha256) return undefined;
-      const stats = parser.end();
+      parser.end();
+      const stats = await parser.finishDistinct(() => readRange(fh, base, part.resultBytes!));
       stats.bytes = part.resultBytes;
       return stats;
     } catch (err) {

@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { isResultError } from "../io/result-line.js";
 import type { Context } from "../context.js";
 import { forTerminal } from "../output/escape.js";
@@ -60,6 +61,8 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
   const errorIds = idsIn !== undefined ? new IdSet() : undefined;
   const pairs = new Map<string, number>();
   const apply = { delete: 0, scrub: 0, untouched: 0 };
+  // A regular file is read a second time when an ID may repeat; stdin or a FIFO only once.
+  const rereadable = resultsIn.kind === "file" && (await stat(resultsIn.path)).isFile();
   const parser = new ResultParser(resultsName, (line) => {
     if (isResultError(line)) {
       if (errorIds && DIGITS.test(line.id)) errorIds.add(line.id);
@@ -73,7 +76,7 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
     else if (kind === Kind.scrub) apply.scrub++;
     else apply.untouched++;
     eventIds?.add(line.id);
-  });
+  }, undefined, rereadable ? "reread" : "exact");
   const input = readInput(resultsIn, ctx.stdin, resultsName);
   let stats;
   try {
@@ -81,7 +84,8 @@ export async function run(opts: ReportOptions, ctx: Context): Promise<void> {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       parser.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
     }
-    stats = parser.end();
+    parser.end();
+    stats = await parser.finishDistinct(() => readInput(resultsIn, ctx.stdin, resultsName));
   } catch (err) {
     // Here the file is the user's input, not an API answer: a bad line is a usage error (exit 2).
     if (err instanceof InvalidResultLineError) {
