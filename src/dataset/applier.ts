@@ -28,13 +28,32 @@ const NL = Buffer.from("\n");
 const CRNL = Buffer.from("\r\n");
 
 /**
+ * True if buf[s, e) holds a quoted digit string with an event other than the record's own ID
+ * buf[ks, ke) (wherever that ID is repeated, e.g. as `conversation_id`).
+ */
+function eventElsewhere(buf: Buffer, s: number, e: number, ks: number, ke: number, index: EventIndex): boolean {
+  const n = ke - ks;
+  for (let i = s + 1; i < e; i++) {
+    if (buf[i] !== 34) continue;
+    let j = i + 1;
+    let c = buf[j]!;
+    while (c >= 48 && c <= 57) c = buf[++j]!;
+    if (j === i + 1 || c !== 34) continue;
+    if (!(j - i - 1 === n && buf.compare(buf, ks, ke, i + 1, j) === 0) && index.lookupRange(buf, i + 1, j) !== Kind.none) return true;
+    i = j;
+  }
+  return false;
+}
+
+/**
  * Streams a dataset through the compliance events, line by line, without decoding lines that
  * cannot be affected.
  *
  * Fast path: a JSON line is scanned byte by byte for quoted digit strings (`"1234…"`); each is
  * looked up in the EventIndex. Only when one is an event ID is the line decoded and parsed, and
  * then the record's real ID field decides (a match in, say, a mention is a false alarm and the
- * line is kept). Lines that are kept are copied as their original bytes, in runs of whole chunk
+ * line is kept). A line with an event for an ID other than its own is parsed, since it may embed
+ * a copy of that Post (record-nested.ts). Lines that are kept are copied as their original bytes, in runs of whole chunk
  * slices. Unparsed lines get a cheap shape check: `{…}` with an `"id"`, `"id_str"` or
  * `"author_id"` key holding a digit string (a line without one is parsed), or a plain ID. A line
  * cut short or not JSON at all is caught; `compliant ids`, which parses every line, is the full check.
@@ -222,26 +241,21 @@ export class DatasetApplier {
       }
       if (ks >= 0) {
         const kind = index.lookupRange(buf, ks, ke);
-        if (kind === Kind.none) {
-          this.keep(buf, start, end);
-          return;
-        }
         if (kind === Kind.delete) {
           this.counts.removedRecords++;
           this.drop(buf, start, end);
           return;
         }
-        if (kind === Kind.rehydrate) {
-          this.rehydrateRange(buf, ks, ke);
+        // Otherwise the record's own ID decides only when nothing else in it has an event: another
+        // hit may be a copy of a removed Post (a retweet's `retweeted_status`, record-nested.ts),
+        // so such a line is parsed below (a mere mention or reply ID is then a false alarm, kept).
+        if (kind !== Kind.scrub && !eventElsewhere(buf, s, e, ks, ke, index)) {
+          if (kind === Kind.rehydrate) this.rehydrateRange(buf, ks, ke);
+          else if (kind === Kind.other) this.counts.untouchedRecords++;
           this.keep(buf, start, end);
           return;
         }
-        if (kind === Kind.other) {
-          this.counts.untouchedRecords++;
-          this.keep(buf, start, end);
-          return;
-        }
-        // Kind.scrub: parse and rewrite below.
+        // A scrub, or an event elsewhere in the line: parse below.
       }
     }
 

@@ -1,5 +1,6 @@
 import { Kind, type EventIndex, type KindValue } from "./event-index.js";
 import { attachmentKeys, placeIdOf, removeGeo } from "./post-fields.js";
+import { applyToCopies, isRetweetOfRemoved } from "./record-nested.js";
 import { idOf, InvalidRecord, isObject, isPage, isPostLike, noIdWhy, postId, userKey, type DatasetType, type Obj } from "./record-shape.js";
 
 // `compliant apply` on one parsed record: what its compliance events do to it.
@@ -36,24 +37,35 @@ export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, 
   const key = type === "tweets" ? postId(v) : userKey(v);
   if (key === undefined) throw new InvalidRecord(noIdWhy(v, type));
   const kind = index.lookup(key);
+  if (kind === Kind.delete || (mayHoldCopies(v) && isRetweetOfRemoved(v, type, index))) {
+    counts.removedRecords++;
+    return { kind: "drop" };
+  }
+  let changed = false;
   switch (kind) {
-    case Kind.delete:
-      counts.removedRecords++;
-      return { kind: "drop" };
     case Kind.scrub:
       counts.scrubbedRecords++;
-      return removeGeo(v) ? { kind: "rewrite", value: v, removed: [] } : { kind: "keep" };
+      changed = removeGeo(v);
+      break;
     case Kind.rehydrate:
       counts.untouchedRecords++;
       counts.rehydrateRecords++;
       onRehydrate?.(key);
-      return { kind: "keep" };
+      break;
     case Kind.other:
       counts.untouchedRecords++;
-      return { kind: "keep" };
+      break;
     default:
-      return { kind: "keep" };
+      break;
   }
+  const removed: unknown[] = [];
+  if (mayHoldCopies(v) && applyToCopies(v, { type, index, counts, removed, onRehydrate })) changed = true;
+  return changed ? { kind: "rewrite", value: v, removed } : { kind: "keep" };
+}
+
+/** True if a record may embed copies of other Posts or users (record-nested.ts). */
+function mayHoldCopies(v: Obj): boolean {
+  return "retweeted_status" in v || "quoted_status" in v || "referenced_tweets" in v || "author" in v || "author_user" in v || "in_reply_to_user" in v;
 }
 
 /**
@@ -64,8 +76,11 @@ export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, 
  *   entries without `author_id`/`text` are user objects (a users lookup page), matched by `id`.
  * Delete removes the entry; scrub removes its geo fields. `includes.places`, `includes.media` and
  * `includes.polls` entries used only by removed (or, for places, scrubbed) Posts are dropped too.
- * `meta` and `errors` are left as they were. A page whose `data` had entries and is now empty is
- * dropped as a whole line (its `includes` only expanded those Posts).
+ * A Post whose expanded copies (record-nested.ts) retweet a removed Post goes too; the other copies
+ * are edited as in a whole record. `meta.result_count` is set to what `data` holds, `includes`
+ * arrays left empty by the edit are removed (and `includes` when empty), `errors` is left as it
+ * was. A page whose `data` had entries and is now empty is dropped as a whole line (its
+ * `includes` only expanded those Posts).
  */
 function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: ApplyCounts, onRehydrate?: OnRehydrate): Outcome {
   const removed: unknown[] = [];
@@ -92,7 +107,8 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
       }
       const kind = kindOf(entry, asPost);
       const post = isPosts && (asPost || isPostLike(entry));
-      if (kind === Kind.delete) {
+      const copies = post && mayHoldCopies(entry);
+      if (kind === Kind.delete || (copies && isRetweetOfRemoved(entry, type, index))) {
         counts.removedRecords++;
         touched = true;
         removed.push(entry);
@@ -118,6 +134,7 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
       } else if (kind === Kind.other) {
         counts.untouchedRecords++;
       }
+      if (copies && applyToCopies(entry, { type, index, counts, removed, onRehydrate })) touched = true;
       kept.push(entry);
     }
     return touched ? kept : undefined;
@@ -140,12 +157,15 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
     }
   }
   const includes = isObject(page.includes) ? page.includes : undefined;
+  /** The `includes` arrays this edit replaced (an empty one is then left out of the page). */
+  const replaced = new Set<string>();
   if (includes) {
     if (Array.isArray(includes.tweets)) {
       const next = edit(includes.tweets, type === "users", true);
       if (next) {
         changed = true;
         includes.tweets = next;
+        replaced.add("tweets");
       }
     }
     if (type === "users" && Array.isArray(includes.users)) {
@@ -153,6 +173,7 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
       if (next) {
         changed = true;
         includes.users = next;
+        replaced.add("users");
       }
     }
   }
@@ -189,12 +210,25 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
         }
         return true;
       });
-      if (kept.length !== list.length) includes[key] = kept;
+      if (kept.length !== list.length) {
+        includes[key] = kept;
+        replaced.add(key);
+      }
     };
     // Places are geo data: dropped, not copied to the audit file.
     prune("places", "id", affectedPlaces, false);
     prune("media", "media_key", affectedMedia, true);
     prune("polls", "id", affectedPolls, true);
+  }
+  // Keep the page's own account true: `meta.result_count` counts `data`, and an `includes` array
+  // this edit emptied goes (and `includes` with it when nothing is left). `includes` is replaced,
+  // not edited, so a caller holding the original object (folder.ts) still sees the new arrays.
+  if (isObject(page.meta) && typeof page.meta.result_count === "number" && Array.isArray(page.data)) page.meta.result_count = page.data.length;
+  if (includes && [...replaced].some((k) => Array.isArray(includes[k]) && (includes[k] as unknown[]).length === 0)) {
+    const left: Obj = {};
+    for (const [k, val] of Object.entries(includes)) if (!(replaced.has(k) && Array.isArray(val) && val.length === 0)) left[k] = val;
+    if (Object.keys(left).length > 0) page.includes = left;
+    else delete page.includes;
   }
   return { kind: "rewrite", value: page, removed };
 }

@@ -1,3 +1,4 @@
+import { copyIds } from "./record-nested.js";
 import { idOf, InvalidRecord, isObject, isPage, noIdWhy, postId, userKey, type DatasetType } from "./record-shape.js";
 
 // `compliant ids`: the IDs a parsed dataset record contributes to an ID file.
@@ -13,7 +14,9 @@ function arrayAt(v: unknown, key: string): unknown[] | undefined {
  * tweets: a Post's `id_str`/`id`; in a page, `data[].id` and the referenced Posts in
  * `includes.tweets[].id`. users: a Post's author (`author_id`, `user.id_str`), a user object's
  * own ID; in a page, the authors of `data[]` Posts (or the IDs of `data[]` user objects) and
- * `includes.users[].id`. These are exactly the IDs `apply` acts on.
+ * `includes.users[].id`. Then the IDs of the copies a record embeds (record-nested.ts: retweeted,
+ * quoted and expanded referenced Posts, or with users their authors and embedded user objects),
+ * each once per record. These are exactly the IDs `apply` acts on.
  */
 export function recordIds(v: unknown, type: DatasetType): string[] {
   if (!isObject(v)) throw new InvalidRecord("not a JSON object");
@@ -24,6 +27,7 @@ export function recordIds(v: unknown, type: DatasetType): string[] {
       if (!isObject(entry)) continue;
       const id = type === "tweets" ? postId(entry) : userKey(entry);
       if (id !== undefined) ids.push(id);
+      copyIds(entry, type, ids);
     }
     for (const entry of arrayAt(v.includes, type === "tweets" ? "tweets" : "users") ?? []) {
       const id = isObject(entry) ? idOf(entry.id) : undefined;
@@ -40,7 +44,9 @@ export function recordIds(v: unknown, type: DatasetType): string[] {
   }
   const id = type === "tweets" ? postId(v) : userKey(v);
   if (id === undefined) throw new InvalidRecord(noIdWhy(v, type));
-  return [id];
+  const ids = [id];
+  copyIds(v, type, ids);
+  return ids;
 }
 
 /**

@@ -51,12 +51,15 @@ export function postId(v: Obj): string | undefined {
 
 /**
  * The user ID that decides a record's fate for `--type users`: the author of a Post
- * (`author_id` in v2, `user.id_str` in v1.1), or the user's own ID for a user object.
+ * (`author_id` in v2, `user.id_str` in v1.1, else the `id` of an embedded `author` (twarc2
+ * flattened) or `author_user` (4CAT) object), or the user's own ID for a user object.
  * Returns undefined for a Post that names no author.
  */
 export function userKey(v: Obj): string | undefined {
   if ("author_id" in v) return idOf(v.author_id);
   if (isObject(v.user)) return idOf(v.user.id_str) ?? idOf(v.user.id);
+  if (isObject(v.author)) return idOf(v.author.id);
+  if (isObject(v.author_user)) return idOf(v.author_user.id);
   if (isPostLike(v)) return undefined;
   return idOf(v.id_str) ?? idOf(v.id);
 }
