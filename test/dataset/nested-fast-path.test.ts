@@ -5,7 +5,7 @@ import { EventIndex, Kind } from "../../src/dataset/event-index.js";
 import { Found, scanQuotedIds } from "../../src/dataset/json-scan.js";
 
 // apply's fast path copies a line untouched when no quoted digit string in it has an event. An
-// ID found only in an embedded copy must still get the line parsed (issue 12, nested copies).
+// ID found only in an embedded copy must still get the line parsed.
 
 const RETWEET = '{"id_str":"11","text":"RT","user":{"id_str":"300"},"retweeted_status":{"id_str":"22","text":"gone","user":{"id_str":"201"}}}';
 const QUOTE = '{"id_str":"12","text":"quote","user":{"id_str":"300"},"quoted_status":{"id_str":"22","text":"gone"},"quoted_status_id_str":"22"}';

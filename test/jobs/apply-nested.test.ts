@@ -6,7 +6,7 @@ import { run as apply } from "../../src/jobs/apply.js";
 import { run as ids } from "../../src/jobs/ids.js";
 import { fakeContext, rawLines, workdir } from "../helpers/fake-context.js";
 
-// Issue 12, nested copies: Posts and users embedded in other records (test/fixtures/datasets/nested/).
+// Nested copies: Posts and users embedded in other records (test/fixtures/datasets/nested/).
 // Untouched lines are compared with the input lines themselves (L[i]), byte for byte.
 
 const read = (dir: string, name: string) => readFileSync(join(dir, name), "utf8");

@@ -53,7 +53,7 @@ test("apply edits v2 response pages: data, referenced Posts, media and places; d
   delete scrubbed.geo;
   page.data = [kept, scrubbed];
   const [referenced] = page.includes.tweets;
-  // issue 12: an includes array left empty goes, and meta.result_count counts what data holds.
+  // An includes array left empty goes, and meta.result_count counts what data holds.
   delete page.includes.tweets;
   page.meta.result_count = 2;
   const [media1, media2] = page.includes.media;
@@ -85,7 +85,7 @@ test("apply --type users drops a deleted user's Posts and user entries, and scru
   delete scrubbed.geo;
   page.data = [kept, scrubbed];
   page.includes.users = page.includes.users.slice(1);
-  // issue 12: an includes array left empty goes, and meta.result_count counts what data holds.
+  // An includes array left empty goes, and meta.result_count counts what data holds.
   delete page.includes.tweets;
   page.meta.result_count = 2;
   page.includes.media = [page.includes.media[1]];
