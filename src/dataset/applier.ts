@@ -24,6 +24,25 @@ export interface ApplierCounts extends ApplyCounts {
   bytes: number;
 }
 
+/** Counts of a run that has read nothing yet. */
+export function zeroCounts(): ApplierCounts {
+  return {
+    lines: 0,
+    blankLines: 0,
+    unchangedLines: 0,
+    rewrittenLines: 0,
+    droppedLines: 0,
+    parsedLines: 0,
+    invalidLines: 0,
+    removedRecords: 0,
+    scrubbedRecords: 0,
+    untouchedRecords: 0,
+    rehydrateRecords: 0,
+    prunedIncludes: 0,
+    bytes: 0,
+  };
+}
+
 const NL = Buffer.from("\n");
 const CRNL = Buffer.from("\r\n");
 
@@ -59,21 +78,7 @@ function eventElsewhere(buf: Buffer, s: number, e: number, ks: number, ke: numbe
  * cut short or not JSON at all is caught; `compliant ids`, which parses every line, is the full check.
  */
 export class DatasetApplier {
-  readonly counts: ApplierCounts = {
-    lines: 0,
-    blankLines: 0,
-    unchangedLines: 0,
-    rewrittenLines: 0,
-    droppedLines: 0,
-    parsedLines: 0,
-    invalidLines: 0,
-    removedRecords: 0,
-    scrubbedRecords: 0,
-    untouchedRecords: 0,
-    rehydrateRecords: 0,
-    prunedIncludes: 0,
-    bytes: 0,
-  };
+  readonly counts: ApplierCounts = zeroCounts();
   readonly invalid = new InvalidLines();
   /** Output pieces since the last take(). */
   out: Buffer[] = [];

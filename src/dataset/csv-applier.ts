@@ -1,5 +1,5 @@
 import { IdSet } from "../io/id-set.js";
-import type { ApplierCounts } from "./applier.js";
+import { zeroCounts, type ApplierCounts } from "./applier.js";
 import { csvColumns, type CsvColumnChoice, type CsvColumns } from "./csv-columns.js";
 import { CsvScanner, fieldText, type CsvRecord } from "./csv-scan.js";
 import { Kind, type EventIndex, type KindValue } from "./event-index.js";
@@ -68,21 +68,7 @@ export function headerNames(r: CsvRecord): string[] {
 export class CsvApplier {
   /** What the summary's line counts count (a CSV record is a line there; the header is one). */
   readonly unit = "line";
-  readonly counts: ApplierCounts = {
-    lines: 0,
-    blankLines: 0,
-    unchangedLines: 0,
-    rewrittenLines: 0,
-    droppedLines: 0,
-    parsedLines: 0,
-    invalidLines: 0,
-    removedRecords: 0,
-    scrubbedRecords: 0,
-    untouchedRecords: 0,
-    rehydrateRecords: 0,
-    prunedIncludes: 0,
-    bytes: 0,
-  };
+  readonly counts: ApplierCounts = zeroCounts();
   readonly invalid = new InvalidLines();
   out: Buffer[] = [];
   removed: Buffer[] = [];

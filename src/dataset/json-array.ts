@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
-import { DatasetApplier, type ApplierCounts } from "./applier.js";
+import { DatasetApplier, zeroCounts, type ApplierCounts } from "./applier.js";
 import { Kind, type EventIndex } from "./event-index.js";
 import { InvalidLines } from "./invalid.js";
 import { Found, scanQuotedIds, TopLevelIds } from "./json-scan.js";
@@ -263,24 +263,6 @@ export class ArrayLayout {
 }
 
 const NL = Buffer.from("\n");
-
-export function zeroCounts(): ApplierCounts {
-  return {
-    lines: 0,
-    blankLines: 0,
-    unchangedLines: 0,
-    rewrittenLines: 0,
-    droppedLines: 0,
-    parsedLines: 0,
-    invalidLines: 0,
-    removedRecords: 0,
-    scrubbedRecords: 0,
-    untouchedRecords: 0,
-    rehydrateRecords: 0,
-    prunedIncludes: 0,
-    bytes: 0,
-  };
-}
 
 /**
  * `apply` on a JSON array, element by element, with the same fast path as JSON Lines: an element
