@@ -12,10 +12,12 @@ import * as cancel from "./commands/cancel.js";
 import * as create from "./commands/create.js";
 import * as download from "./commands/download.js";
 import * as emulator from "./commands/emulator.js";
+import * as history from "./commands/history.js";
 import * as ids from "./commands/ids.js";
 import * as list from "./commands/list.js";
 import * as reportCommand from "./commands/report.js";
 import * as status from "./commands/status.js";
+import * as sync from "./commands/sync.js";
 import * as upload from "./commands/upload.js";
 
 // The program (global flags, the commands in the order --help lists them), the exit mapping and
@@ -25,7 +27,7 @@ import * as upload from "./commands/upload.js";
 export { VERSION };
 export type { CliIo };
 
-const COMMANDS = [create, list, status, upload, download, all, cancel, emulator, ids, reportCommand, apply];
+const COMMANDS = [create, list, status, upload, download, all, cancel, emulator, ids, reportCommand, apply, sync, history];
 
 export function buildProgram(io: CliIo & { state: RunControl }): Command {
   const { state } = io;
@@ -102,7 +104,7 @@ export async function main(io: CliIo & { state?: RunControl }): Promise<number> 
   // the controller's reason tells every request, poll and stream, and `finally` blocks still run.
   const onStdoutError = (err: NodeJS.ErrnoException) => {
     if (state.controller.signal.aborted) return;
-    state.controller.abort(err?.code === "EPIPE" ? new BrokenPipeError() : (systemError(err, { where: "stdout", resumes: state.command === "all" }) ?? err));
+    state.controller.abort(err?.code === "EPIPE" ? new BrokenPipeError() : (systemError(err, { where: "stdout", resumes: state.command === "all" || state.command === "sync" }) ?? err));
   };
   io.stdout.on?.("error", onStdoutError);
   const program = buildProgram({ ...io, state });
@@ -150,7 +152,7 @@ function report(err: unknown, io: { stderr: NodeJS.WritableStream; argv: string[
     error = aborted;
   }
   // A file-system failure (full disk, read-only or refused path) is not a bug: say what to do.
-  error = systemError(error, { resumes: state.command === "all" }) ?? error;
+  error = systemError(error, { resumes: state.command === "all" || state.command === "sync" }) ?? error;
   state.log?.done();
   if (error instanceof CliError) {
     // One line: any control character in it (a server's words, a file name) is shown, not obeyed.

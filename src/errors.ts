@@ -3,6 +3,8 @@
 export const ExitCode = {
   ok: 0,
   internal: 1,
+  /** `compliant history`: the newest sync is older than --max-age (or there is none), for monitoring. */
+  stale: 1,
   usage: 2,
   auth: 3,
   refused: 4,
@@ -18,7 +20,8 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export const EXIT_CODE_HELP = `Exit codes:
   0    success
-  1    internal error (a bug; please report it)
+  1    internal error (a bug; please report it); for \`history\`: the last sync is older than
+       --max-age, or none is recorded (a monitoring job's alert)
   2    usage error or invalid input (bad flags, missing or malformed token, unreadable or invalid
        ID file, a path the system refuses)
   3    the API refused the credentials (401/403)

@@ -130,7 +130,7 @@ export function checkInputs(command: string, opts: Record<string, unknown>, args
     ["--results", opts.results],
   ];
   if (command === "upload") inputs.push(["the ID file argument", args[1]]);
-  if (command === "ids" || command === "apply") for (const arg of args.length > 0 ? args : [undefined]) inputs.push(["the dataset argument", arg]);
+  if (command === "ids" || command === "apply" || command === "sync") for (const arg of args.length > 0 ? args : [undefined]) inputs.push(["the dataset argument", arg]);
   if (command === "report") inputs.push(["the results file argument", args[0]]);
   const dotEnv = resolve(cwd, ".env");
   for (const [what, value] of inputs) {

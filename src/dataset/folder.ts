@@ -101,6 +101,11 @@ function notValid(file: DatasetFile, folder: string, what: string, why: string):
 /** Reads data_<id>.json (a JSON array) and users_<id>.json (an object); a file that is neither is a usage error. */
 export async function readPage(page: AcademicPage, folderName: string): Promise<ReadPage> {
   const dataBuf = await readFile(page.data.full);
+  return parsePage(page, folderName, dataBuf, page.users ? await readFile(page.users.full) : undefined);
+}
+
+/** readPage on bytes already read (sync applies a second result set to what the first left). */
+export function parsePage(page: AcademicPage, folderName: string, dataBuf: Buffer, usersBuf: Buffer | undefined): ReadPage {
   const posts: unknown[] = [];
   let failure: string | undefined;
   const scanner = new ArrayScanner({
@@ -122,8 +127,7 @@ export async function readPage(page: AcademicPage, folderName: string): Promise<
     failure = `it ${err.why}, line ${err.lineNo}`;
   }
   if (failure !== undefined) throw notValid(page.data, folderName, "a JSON array of Posts", failure);
-  if (!page.users) return { dataBuf, posts, usersBuf: undefined, includes: undefined };
-  const usersBuf = await readFile(page.users.full);
+  if (!page.users || usersBuf === undefined) return { dataBuf, posts, usersBuf: undefined, includes: undefined };
   let includes: unknown;
   try {
     includes = parseLossless(usersBuf.toString("utf8"));

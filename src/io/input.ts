@@ -45,9 +45,15 @@ export function isGzip(head: Uint8Array): boolean {
  * thread pool, so decompression runs beside the parsing instead of on the JS thread. `name`
  * says in errors which input a damaged gzip stream was.
  */
-export async function* readInput(input: Input, stdin: NodeJS.ReadableStream, name: string, onFormat?: (gzip: boolean) => void): AsyncGenerator<Buffer> {
+export async function* readInput(
+  input: Input,
+  stdin: NodeJS.ReadableStream,
+  name: string,
+  onFormat?: (gzip: boolean) => void,
+  onRaw?: (chunk: Buffer) => void,
+): AsyncGenerator<Buffer> {
   const raw: AsyncIterable<Buffer | string> = input.kind === "stdin" ? (stdin as AsyncIterable<Buffer>) : createReadStream(input.path, { highWaterMark: 1 << 20 });
-  const it = raw[Symbol.asyncIterator]();
+  const it = onRaw ? tapped(raw, onRaw) : raw[Symbol.asyncIterator]();
   // The first two bytes decide; stdin may deliver them one at a time.
   let head: Buffer = Buffer.alloc(0);
   while (head.length < 2) {
@@ -83,6 +89,15 @@ export async function* readInput(input: Input, stdin: NodeJS.ReadableStream, nam
   }
   const failed = await piped;
   if (failed) throw damagedGzip(failed, name);
+}
+
+/** The input's bytes as they are on disk (before any gunzip), shown to `onRaw` as they are read (sync hashes them). */
+async function* tapped(raw: AsyncIterable<Buffer | string>, onRaw: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of raw) {
+    const buf = toBuffer(chunk);
+    onRaw(buf);
+    yield buf;
+  }
 }
 
 function toBuffer(chunk: Buffer | string): Buffer {

@@ -41,6 +41,16 @@ export interface AllOptions {
   /** The run talks to the built-in emulator (polls every second unless --interval says otherwise). */
   emulator?: boolean;
   stateDir?: string;
+  /**
+   * sync keeps its results in a folder of the state folder that it owns (results/): only that
+   * caller may write there. Not a CLI flag.
+   */
+  resultsInStateDir?: boolean;
+  /**
+   * Told the summary once the results are in place, before the run's record is removed: a caller
+   * that records it (sync) then never runs the same IDs again after a crash between the two.
+   */
+  onFinished?: (summary: RunSummary) => Promise<void>;
 }
 
 /**
@@ -55,7 +65,7 @@ export async function runAll(ctx: Context, opts: AllOptions): Promise<RunSummary
   if (opts.idsFile !== "-" && target.kind !== "stdout") {
     await refuseSameFile([{ full: target.path, what: "results file" }], [{ full: resolve(ctx.cwd, opts.idsFile), what: "ID file" }]);
   }
-  if (target.kind !== "stdout") await refuseInStateDir(target.path, resolveStateDir(opts.stateDir, ctx.env));
+  if (target.kind !== "stdout" && !opts.resultsInStateDir) await refuseInStateDir(target.path, resolveStateDir(opts.stateDir, ctx.env));
   const ids = await validateIds(opts.idsFile, ctx, { dedupe: opts.dedupe, maxIdsPerJob: opts.maxIdsPerJob });
   let releaseLock: (() => Promise<void>) | undefined;
   let releaseResults: (() => Promise<void>) | undefined;
@@ -71,7 +81,6 @@ export async function runAll(ctx: Context, opts: AllOptions): Promise<RunSummary
     const state = await loadOrStart(store, opts, ctx, { name, ids, target: targetName(target) });
     const runner = new AllRun(api, ctx, opts, store, state, ids, target);
     const stats = await runner.go();
-    await store.remove();
     const summary = summaryFrom(
       state.parts.map((p) => ({ id: p.jobId!, type: opts.type, name, status: "complete", ids: p.ids })),
       displayTarget(ctx.cwd, target),
@@ -79,6 +88,8 @@ export async function runAll(ctx: Context, opts: AllOptions): Promise<RunSummary
       ids.duplicates,
       stats,
     );
+    await opts.onFinished?.(summary);
+    await store.remove();
     // Not a failure (the run did what it could): the IDs are named so they can be looked at.
     const invalid = invalidIdsWarning(summary);
     if (invalid !== undefined) ctx.log.warn(invalid);

@@ -103,7 +103,7 @@ export async function extract(
 }
 
 /** extract() for a CSV archive (dataset/csv-ids.ts): a "line" is a record. */
-async function extractCsv(
+export async function extractCsv(
   input: AsyncIterable<Buffer>,
   reader: (onIds: ((ids: string[]) => void) | undefined) => CsvIdReader,
   onId: ((id: string) => void) | undefined,

@@ -244,6 +244,12 @@ export class StateStore {
   }
 }
 
+/** A lock of the state folder under a name of the caller's (sync holds one per dataset and output). */
+export async function lockInStateDir(dir: string, name: string, describe: string, busy: (holder: LockRecord) => CliError): Promise<() => Promise<void>> {
+  await checkStateDir(dir);
+  return takeLock(join(dir, name), describe, busy);
+}
+
 /**
  * Removes the results lock a killed run left on `resultsFile`, unless a live run holds it: a
  * resumed run that writes elsewhere would otherwise leave it behind for ever.
@@ -253,7 +259,7 @@ export async function dropStaleResultsLock(store: StateStore, resultsFile: strin
   await release?.();
 }
 
-interface LockRecord {
+export interface LockRecord {
   pid: number;
   host: string;
   started: string;

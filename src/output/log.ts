@@ -144,3 +144,43 @@ export function createLog(opts: LogOptions): Log {
     },
   };
 }
+
+/**
+ * Several activities at once (sync's tweets and users jobs): each gets a Log whose lines carry
+ * its label, and whose progress text shares one status line with the others'
+ * ("tweets: … · users: …"). Ending one activity's progress leaves the others' shown.
+ */
+export function sharedProgress(log: Log): (label: string) => Log {
+  const slots = new Map<string, string | (() => string)>();
+  const text = () =>
+    [...slots.entries()].map(([label, m]) => `${label}: ${typeof m === "function" ? m() : m}`).join(" · ");
+  const show = () => {
+    if (slots.size > 0) log.progress(text);
+  };
+  return (label) => ({
+    paint: log.paint,
+    fancy: log.fancy,
+    info(message) {
+      log.info(`${label}: ${message}`);
+      show();
+    },
+    note(message, opts) {
+      log.note(`${label}: ${message}`, opts);
+    },
+    warn(message) {
+      log.warn(`${label}: ${message}`);
+    },
+    debug(message) {
+      log.debug(`${label}: ${message}`);
+    },
+    progress(message) {
+      slots.set(label, message);
+      show();
+    },
+    done() {
+      slots.delete(label);
+      if (slots.size === 0) log.done();
+      else show();
+    },
+  });
+}

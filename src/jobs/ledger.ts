@@ -1,0 +1,95 @@
+import { constants } from "node:fs";
+import { open, readFile } from "node:fs/promises";
+import { CliError, ExitCode, UsageError } from "../errors.js";
+import type { Fingerprint } from "./sync-dataset.js";
+
+// The compliance ledger: one JSON line appended per finished sync, the archive owner's evidence
+// of what was checked and done when. `compliant history` reads it back.
+
+export const LEDGER_FILE = "compliance-ledger.jsonl";
+
+export interface LedgerTypeEntry {
+  /** The jobs that checked these IDs (several when the IDs were split). */
+  jobs: Array<{ id: string; ids: number }>;
+  ids_checked: number;
+  ids_needing_action: number;
+  by_action: Record<string, number>;
+  by_reason: Record<string, number>;
+  errors: Record<string, number>;
+  results_file: string | null;
+  results_sha256: string | null;
+}
+
+/** One line of the ledger (stable interface; `ledger_version` changes if its meaning does). */
+export interface LedgerEntry {
+  ledger_version: 1;
+  started_at: string;
+  finished_at: string;
+  tool: "compliant";
+  tool_version: string;
+  api_origin: string;
+  dataset: { path: string; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
+  output: { path: string; in_place: boolean; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
+  removed_file: string | null;
+  types: { tweets: LedgerTypeEntry; users: LedgerTypeEntry };
+  records: {
+    read: number;
+    /** Posts removed for their own event (a retweet of a removed Post goes with it). */
+    removed_for_post_events: number;
+    /** Records removed for a user event: the user objects and the Posts of those users. */
+    removed_for_user_events: number;
+    scrubbed: number;
+  };
+}
+
+/**
+ * Appends one entry and makes it durable (fsync) before returning: a sync that cannot write its
+ * ledger line has not succeeded.
+ */
+export async function appendLedger(path: string, entry: LedgerEntry): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    await fh.write(`${JSON.stringify(entry)}\n`);
+    await fh.sync();
+  } catch (err) {
+    throw new CliError(
+      `could not write the ledger ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the sync is not recorded, so it did not succeed: make the ledger writable (or pass --ledger <file>) and run the same sync again.`,
+      ExitCode.transient,
+    );
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/** The ledger's entries, oldest first; a line that is not an entry is refused with its number. */
+export async function readLedger(path: string, shown: string): Promise<LedgerEntry[] | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new UsageError(`cannot read the ledger ${shown} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
+  }
+  const entries: LedgerEntry[] = [];
+  const lines = text.split("\n");
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw notEntry(shown, i + 1, "not JSON");
+    }
+    const e = v as Partial<LedgerEntry>;
+    if (typeof v !== "object" || v === null || e.ledger_version !== 1 || typeof e.finished_at !== "string" || Number.isNaN(Date.parse(e.finished_at)) || typeof e.dataset?.path !== "string") {
+      throw notEntry(shown, i + 1, "not a ledger entry of this version");
+    }
+    entries.push(v as LedgerEntry);
+  });
+  return entries;
+}
+
+function notEntry(shown: string, lineNo: number, why: string): CliError {
+  return new CliError(`line ${lineNo} of the ledger ${shown} is ${why}; the ledger is append-only evidence, so compliant does not guess: look at that line (a half-written last line comes from a crash and may be removed).`, ExitCode.refused);
+}
