@@ -23,6 +23,8 @@ export interface LedgerTypeEntry {
 /** One line of the ledger (stable interface; `ledger_version` changes if its meaning does). */
 export interface LedgerEntry {
   ledger_version: 1;
+  /** Names this sync (its run key and start): a re-run after a crash never appends it twice. */
+  sync_id: string;
   started_at: string;
   finished_at: string;
   tool: "compliant";

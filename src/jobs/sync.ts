@@ -17,7 +17,7 @@ import { sharedProgress } from "../output/log.js";
 import type { RunSummary } from "../output/render.js";
 import { VERSION } from "../version.js";
 import { runAll } from "./all.js";
-import { appendLedger, LEDGER_FILE, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
+import { appendLedger, LEDGER_FILE, readLedger, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
 import { lockInStateDir } from "./state.js";
 import { applyStages, collectIds, fingerprintOf, IdFileWriter, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
 
@@ -472,8 +472,10 @@ class SyncRun {
       };
     };
     const finishedAt = new Date().toISOString();
+    const syncId = `${record.key}-${stampOf(record.startedAt)}`;
     const entry: LedgerEntry = {
       ledger_version: 1,
+      sync_id: syncId,
       started_at: record.startedAt,
       finished_at: finishedAt,
       tool: "compliant",
@@ -485,7 +487,14 @@ class SyncRun {
       types: { tweets: typeEntry("tweets"), users: typeEntry("users") },
       records: c.records,
     };
-    await appendLedger(plan.ledgerFull, entry);
+    // A run killed after its ledger line was written (before its record was removed) is done.
+    const already = (await readLedger(plan.ledgerFull, shown(ctx.cwd, plan.ledgerFull)).catch(() => undefined))?.find((e) => e.sync_id === syncId);
+    if (already) {
+      ctx.log.info(`the ledger ${shown(ctx.cwd, plan.ledgerFull)} already records this sync (finished ${already.finished_at})`);
+      entry.finished_at = already.finished_at;
+    } else {
+      await appendLedger(plan.ledgerFull, entry);
+    }
     await this.store.remove();
     const summary: SyncSummary = {
       dataset: plan.ds.name,
@@ -499,7 +508,7 @@ class SyncRun {
       },
       records: c.records,
       started_at: record.startedAt,
-      finished_at: finishedAt,
+      finished_at: entry.finished_at,
     };
     return summary;
   }
