@@ -2,7 +2,7 @@ import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
 import { Kind, type EventIndex } from "./event-index.js";
 import { InvalidLines } from "./invalid.js";
-import { Found, isSpace, scanQuotedIds, TopLevelIds } from "./json-scan.js";
+import { eventElsewhere, Found, isSpace, scanQuotedIds, TopLevelIds } from "./json-scan.js";
 import { parseLossless, stringifyLossless } from "./json-lossless.js";
 import { applyToRecord, type ApplyCounts } from "./record-apply.js";
 import { InvalidRecord, type DatasetType } from "./record-shape.js";
@@ -45,24 +45,6 @@ export function zeroCounts(): ApplierCounts {
 
 const NL = Buffer.from("\n");
 const CRNL = Buffer.from("\r\n");
-
-/**
- * True if buf[s, e) holds a quoted digit string with an event other than the record's own ID
- * buf[ks, ke) (wherever that ID is repeated, e.g. as `conversation_id`).
- */
-function eventElsewhere(buf: Buffer, s: number, e: number, ks: number, ke: number, index: EventIndex): boolean {
-  const n = ke - ks;
-  for (let i = s + 1; i < e; i++) {
-    if (buf[i] !== 34) continue;
-    let j = i + 1;
-    let c = buf[j]!;
-    while (c >= 48 && c <= 57) c = buf[++j]!;
-    if (j === i + 1 || c !== 34) continue;
-    if (!(j - i - 1 === n && buf.compare(buf, ks, ke, i + 1, j) === 0) && index.lookupRange(buf, i + 1, j) !== Kind.none) return true;
-    i = j;
-  }
-  return false;
-}
 
 /**
  * Streams a dataset through the compliance events, line by line, without decoding lines that
@@ -235,33 +217,26 @@ export class DatasetApplier {
     // A hit in a whole record (not a page): find its own ID field without parsing. Most hits are
     // deletions, which then need no parse at all; only scrubs (a rewrite) and pages are parsed.
     const top = this.top;
-    if (hit && top.scan(buf, s, e) && !top.isPage) {
-      let ks = -1;
-      let ke = -1;
-      if (this.type === "tweets") {
-        if (top.idStrStart >= 0) [ks, ke] = [top.idStrStart, top.idStrEnd];
-        else if (top.idStart >= 0) [ks, ke] = [top.idStart, top.idEnd];
-      } else if (top.authorStart >= 0) {
-        [ks, ke] = [top.authorStart, top.authorEnd];
+    if (hit && top.scan(buf, s, e) && !top.isPage && top.keyFor(this.type)) {
+      const ks = top.keyStart;
+      const ke = top.keyEnd;
+      const kind = index.lookupRange(buf, ks, ke);
+      if (kind === Kind.delete) {
+        this.counts.removedRecords++;
+        this.drop(buf, start, end);
+        return;
       }
-      if (ks >= 0) {
-        const kind = index.lookupRange(buf, ks, ke);
-        if (kind === Kind.delete) {
-          this.counts.removedRecords++;
-          this.drop(buf, start, end);
-          return;
-        }
-        // Otherwise the record's own ID decides only when nothing else in it has an event: another
-        // hit may be a copy of a removed Post (a retweet's `retweeted_status`, record-nested.ts),
-        // so such a line is parsed below (a mere mention or reply ID is then a false alarm, kept).
-        if (kind !== Kind.scrub && !eventElsewhere(buf, s, e, ks, ke, index)) {
-          if (kind === Kind.rehydrate) this.rehydrateRange(buf, ks, ke);
-          else if (kind === Kind.other) this.counts.untouchedRecords++;
-          this.keep(buf, start, end);
-          return;
-        }
-        // A scrub, or an event elsewhere in the line: parse below.
+      // Otherwise the record's own ID decides only when nothing else in it has an event: another
+      // hit may be a copy of a removed Post (a retweet's `retweeted_status`, record-nested.ts) or
+      // the Post a bare `retweeted` reference names, so such a line is parsed below (a mere
+      // mention or reply ID is then a false alarm, kept).
+      if (kind !== Kind.scrub && !eventElsewhere(buf, s, e, ks, ke, index)) {
+        if (kind === Kind.rehydrate) this.rehydrateRange(buf, ks, ke);
+        else if (kind === Kind.other) this.counts.untouchedRecords++;
+        this.keep(buf, start, end);
+        return;
       }
+      // A scrub, or an event elsewhere in the line: parse below.
     }
 
     // Slow path: parse the line and decide on the record's own ID fields.

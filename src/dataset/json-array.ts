@@ -3,7 +3,7 @@ import { IdSet } from "../io/id-set.js";
 import { DatasetApplier, zeroCounts, type ApplierCounts } from "./applier.js";
 import { Kind, type EventIndex } from "./event-index.js";
 import { InvalidLines } from "./invalid.js";
-import { Found, scanQuotedIds, TopLevelIds } from "./json-scan.js";
+import { eventElsewhere, Found, scanQuotedIds, TopLevelIds } from "./json-scan.js";
 import { parseLossless, stringifyLossless } from "./json-lossless.js";
 import { applyToRecord } from "./record-apply.js";
 import { fieldIds, recordIds } from "./record-ids.js";
@@ -349,31 +349,26 @@ export class ArrayApplier {
     const index = this.index;
     const found = scanQuotedIds(buf, s, e, index);
     if (found === Found.idKey) return this.keep(buf, s, e);
+    // The same fast path as DatasetApplier.line: the element's own ID decides without a parse
+    // only when no other quoted digit string in it has an event (one may be a copy inside it).
     const top = this.top;
-    if (found === Found.event && top.scan(buf, s, e) && !top.isPage) {
-      let ks = -1;
-      let ke = -1;
-      if (this.type === "tweets") {
-        if (top.idStrStart >= 0) [ks, ke] = [top.idStrStart, top.idStrEnd];
-        else if (top.idStart >= 0) [ks, ke] = [top.idStart, top.idEnd];
-      } else if (top.authorStart >= 0) {
-        [ks, ke] = [top.authorStart, top.authorEnd];
+    if (found === Found.event && top.scan(buf, s, e) && !top.isPage && top.keyFor(this.type)) {
+      const ks = top.keyStart;
+      const ke = top.keyEnd;
+      const kind = index.lookupRange(buf, ks, ke);
+      if (kind === Kind.delete) {
+        this.counts.removedRecords++;
+        return this.drop(buf, s, e);
       }
-      if (ks >= 0) {
-        const kind = index.lookupRange(buf, ks, ke);
-        if (kind === Kind.none) return this.keep(buf, s, e);
-        if (kind === Kind.delete) {
-          this.counts.removedRecords++;
-          return this.drop(buf, s, e);
-        }
+      if (kind !== Kind.scrub && !eventElsewhere(buf, s, e, ks, ke, index)) {
         if (kind === Kind.rehydrate || kind === Kind.other) {
           this.counts.untouchedRecords++;
           if (kind === Kind.rehydrate) {
             this.counts.rehydrateRecords++;
             this.listRehydrate(buf.toString("latin1", ks, ke));
           }
-          return this.keep(buf, s, e);
         }
+        return this.keep(buf, s, e);
       }
     }
     this.counts.parsedLines++;

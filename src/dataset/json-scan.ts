@@ -1,7 +1,8 @@
 import { Kind, type EventIndex } from "./event-index.js";
+import type { DatasetType } from "./record-shape.js";
 
 // Byte scanners over one JSON line of a dataset, for apply's fast path: they look at the bytes of
-// buf[s, e) without decoding or parsing them. Both are cheap, conservative checks: when they find
+// buf[s, e) without decoding or parsing them. All are cheap, conservative checks: when they find
 // nothing usable the line is parsed, and parsing decides.
 
 /** JSON whitespace inside a line (the newline and a trailing CR are the line splitter's). */
@@ -42,6 +43,26 @@ export function scanQuotedIds(buf: Buffer, s: number, e: number, index: EventInd
     i = j;
   }
   return hasIdKey ? Found.idKey : Found.none;
+}
+
+/**
+ * True if buf[s, e) holds a quoted digit string with an event other than the record's own ID
+ * buf[ks, ke) (wherever that ID is repeated, e.g. as `conversation_id`). Such a string may be the
+ * ID of a copy the record embeds (record-nested.ts), or of the Post it retweets, so the record
+ * must be parsed even when its own ID has no event (or one that alone would leave it as it is).
+ */
+export function eventElsewhere(buf: Buffer, s: number, e: number, ks: number, ke: number, index: EventIndex): boolean {
+  const n = ke - ks;
+  for (let i = s + 1; i < e; i++) {
+    if (buf[i] !== 34) continue;
+    let j = i + 1;
+    let c = buf[j]!;
+    while (c >= 48 && c <= 57) c = buf[++j]!;
+    if (j === i + 1 || c !== 34) continue;
+    if (!(j - i - 1 === n && buf.compare(buf, ks, ke, i + 1, j) === 0) && index.lookupRange(buf, i + 1, j) !== Kind.none) return true;
+    i = j;
+  }
+  return false;
 }
 
 /** True if the string opening at `quote` is the value of an `"id"`, `"id_str"` or `"author_id"` key. */
@@ -105,6 +126,24 @@ export class TopLevelIds {
   authorStart = -1;
   authorEnd = -1;
   isPage = false;
+  /** The span keyFor() chose. */
+  keyStart = -1;
+  keyEnd = -1;
+
+  /**
+   * Chooses, from the last scan(), the field that decides a whole record's fate for `type`:
+   * tweets its `id_str` (v1.1) or `id`, users its `author_id`. Returns false when there is none
+   * (the record is then parsed, and its parsed fields decide).
+   */
+  keyFor(type: DatasetType): boolean {
+    if (type === "tweets") {
+      if (this.idStrStart >= 0) [this.keyStart, this.keyEnd] = [this.idStrStart, this.idStrEnd];
+      else [this.keyStart, this.keyEnd] = [this.idStart, this.idEnd];
+    } else {
+      [this.keyStart, this.keyEnd] = [this.authorStart, this.authorEnd];
+    }
+    return this.keyStart >= 0;
+  }
 
   /**
    * Walks the JSON object in buf[s, e) tracking strings and nesting, and records its top-level ID

@@ -15,8 +15,8 @@ function arrayAt(v: unknown, key: string): unknown[] | undefined {
  * `includes.tweets[].id`. users: a Post's author (`author_id`, `user.id_str`), a user object's
  * own ID; in a page, the authors of `data[]` Posts (or the IDs of `data[]` user objects) and
  * `includes.users[].id`. Then the IDs of the copies a record embeds (record-nested.ts: retweeted,
- * quoted and expanded referenced Posts, or with users their authors and embedded user objects),
- * each once per record. These are exactly the IDs `apply` acts on.
+ * quoted and expanded referenced Posts, or with users their authors and embedded user objects)
+ * and, with tweets, of the Post a bare `retweeted` reference names, each once per record. These are exactly the IDs `apply` acts on.
  */
 export function recordIds(v: unknown, type: DatasetType): string[] {
   if (!isObject(v)) throw new InvalidRecord("not a JSON object");

@@ -9,18 +9,17 @@ import { idOf, isObject, isPostLike, postId, userKey, type DatasetType, type Obj
 // A retweet of a removed Post (or, with --type users, of a removed user's Post) is that Post: the
 // record goes. A quote or reply keeps its own content and loses the copy (a v2 reference is cut
 // back to `{type, id}`). A scrub event for a copy removes the copy's geo fields.
+// A bare v2 reference `{type: "retweeted", id}` is no copy, but it names the Post the record is
+// a retweet of: the record goes when that Post is deleted (as with the CSV columns,
+// csv-applier.ts). Bare `quoted` and `replied_to` references hold nothing to remove and stay.
 
 /** Nesting followed at most (a quote inside a retweet is two levels). */
 const MAX_DEPTH = 4;
 
-/** The `referenced_tweets` entries that are expanded Posts, not bare `{type, id}` references. */
-function expandedRefs(v: Obj): Obj[] {
-  const refs = v.referenced_tweets;
-  if (!Array.isArray(refs)) return [];
-  return refs.filter((r): r is Obj => isObject(r) && isPostLike(r));
-}
-
-/** The ID that decides a copy's fate: the Post's ID, or with --type users its author's. */
+/**
+ * The ID that decides a copy's fate: the Post's ID, or with --type users its author's. A bare
+ * reference `{type, id}` has the Post's ID only.
+ */
 function copyKey(c: Obj, type: DatasetType): string | undefined {
   if (type === "tweets") return postId(c);
   return isPostLike(c) ? userKey(c) : undefined;
@@ -31,10 +30,15 @@ function kindOf(c: Obj, type: DatasetType, index: EventIndex): KindValue {
   return key === undefined ? Kind.none : index.lookup(key);
 }
 
-/** True if the record is a retweet of a removed Post: its `retweeted_status` or an expanded `retweeted` reference has a delete event. */
+/**
+ * True if the record is a retweet of a removed Post: its `retweeted_status` or a `retweeted`
+ * reference (expanded, or bare `{type, id}`) has a delete event. A bare reference names no
+ * author, so with --type users only a copy tells.
+ */
 export function isRetweetOfRemoved(v: Obj, type: DatasetType, index: EventIndex): boolean {
   if (isObject(v.retweeted_status) && kindOf(v.retweeted_status, type, index) === Kind.delete) return true;
-  for (const r of expandedRefs(v)) if (r.type === "retweeted" && kindOf(r, type, index) === Kind.delete) return true;
+  const refs = v.referenced_tweets;
+  if (Array.isArray(refs)) for (const r of refs) if (isObject(r) && r.type === "retweeted" && kindOf(r, type, index) === Kind.delete) return true;
   return false;
 }
 
@@ -114,7 +118,10 @@ export function applyToCopies(v: Obj, ctx: CopyContext, depth = 0): boolean {
   return changed;
 }
 
-/** The IDs found only in the copies inside `v` (for `compliant ids`), appended to `into` when new. */
+/**
+ * The IDs found only in the copies inside `v` (for `compliant ids`), appended to `into` when new;
+ * with tweets also the Post a bare `retweeted` reference names (it decides the record's fate).
+ */
 export function copyIds(v: Obj, type: DatasetType, into: string[], depth = 0): void {
   if (depth >= MAX_DEPTH) return;
   const add = (id: string | undefined) => {
@@ -128,7 +135,14 @@ export function copyIds(v: Obj, type: DatasetType, into: string[], depth = 0): v
   }
   const copies: Obj[] = [];
   for (const key of ["retweeted_status", "quoted_status"] as const) if (isObject(v[key])) copies.push(v[key] as Obj);
-  copies.push(...expandedRefs(v));
+  const refs = v.referenced_tweets;
+  if (Array.isArray(refs)) {
+    for (const r of refs) {
+      if (!isObject(r)) continue;
+      if (isPostLike(r)) copies.push(r);
+      else if (r.type === "retweeted") add(copyKey(r, type));
+    }
+  }
   for (const c of copies) {
     add(copyKey(c, type));
     copyIds(c, type, into, depth + 1);

@@ -57,3 +57,17 @@ test("the own ID repeated elsewhere (conversation_id) does not make the line par
   assert.equal(counts.parsedLines, 0);
   assert.equal(counts.rehydrateRecords, 1);
 });
+
+test("a bare retweeted reference with a delete event gets the line parsed and dropped; bare quotes and replies are kept as they are", () => {
+  const rt = '{"id":"16","text":"RT","author_id":"300","referenced_tweets":[{"type":"retweeted","id":"22"}]}';
+  const quote = '{"id":"17","text":"quote","author_id":"300","referenced_tweets":[{"type":"quoted","id":"22"}]}';
+  const reply = '{"id":"18","text":"reply","author_id":"300","referenced_tweets":[{"type":"replied_to","id":"22"}]}';
+  const { out, counts } = applyLines([rt, quote, reply, OTHER], [["22", Kind.delete]]);
+  assert.equal(out, quote + "\n" + reply + "\n" + OTHER + "\n");
+  assert.equal(counts.parsedLines, 3);
+  assert.equal(counts.droppedLines, 1);
+  // An event on the retweet's own ID that would keep it does not hide the reference.
+  for (const kind of [Kind.rehydrate, Kind.other]) assert.equal(applyLines([rt, OTHER], [["16", kind], ["22", Kind.delete]]).out, OTHER + "\n");
+  // --type users: a bare reference names no author.
+  assert.equal(applyLines([rt], [["22", Kind.delete]], "users").out, rt + "\n");
+});

@@ -64,12 +64,12 @@ test("twarc2 flattened and 4CAT: expanded referenced_tweets copies of deleted Po
     out,
     "{\"id\":\"1600000000000000202\",\"text\":\"quote and reply\",\"author_id\":\"301\",\"author\":{\"id\":\"301\",\"username\":\"y\"},\"referenced_tweets\":[{\"type\":\"quoted\",\"id\":\"1600000000000000002\"},{\"type\":\"replied_to\",\"id\":\"1600000000000000004\"}],\"in_reply_to_user_id\":\"204\",\"in_reply_to_user\":{\"id\":\"204\",\"username\":\"d\"}}\n" +
       "{\"id\":\"1600000000000000203\",\"text\":\"quoting a geo post\",\"author_id\":\"300\",\"referenced_tweets\":[{\"type\":\"quoted\",\"id\":\"1600000000000000003\",\"text\":\"here\",\"author_id\":\"203\"}]}\n" +
-      L[3]! +
+      // L[3], a retweet by bare reference {type: "retweeted", id} of a deleted Post, goes too.
       L[4]! +
       "{\"id\":\"1600000000000000206\",\"text\":\"4CAT quote\",\"author_user\":{\"id\":\"302\",\"username\":\"z\"},\"referenced_tweets\":[{\"type\":\"quoted\",\"id\":\"1600000000000000002\"}],\"geo\":{}}\n" +
       L[6]!,
   );
-  assert.equal(removed, "{\"id\":\"1600000000000000201\",\"text\":\"RT @a: gone\",\"author_id\":\"300\",\"author\":{\"id\":\"300\",\"username\":\"x\"},\"referenced_tweets\":[{\"type\":\"retweeted\",\"id\":\"1600000000000000001\",\"text\":\"gone\",\"author_id\":\"201\",\"author\":{\"id\":\"201\",\"username\":\"a\"}}]}\n{\"type\":\"quoted\",\"id\":\"1600000000000000002\",\"text\":\"quoted, deleted\",\"author_id\":\"202\",\"author\":{\"id\":\"202\",\"username\":\"b\"}}\n{\"type\":\"replied_to\",\"id\":\"1600000000000000004\",\"text\":\"reply target, deleted\",\"author_id\":\"204\"}\n{\"type\":\"quoted\",\"id\":\"1600000000000000002\",\"text\":\"quoted, deleted\",\"author_user\":{\"id\":\"202\",\"username\":\"b\"}}\n");
+  assert.equal(removed, "{\"id\":\"1600000000000000201\",\"text\":\"RT @a: gone\",\"author_id\":\"300\",\"author\":{\"id\":\"300\",\"username\":\"x\"},\"referenced_tweets\":[{\"type\":\"retweeted\",\"id\":\"1600000000000000001\",\"text\":\"gone\",\"author_id\":\"201\",\"author\":{\"id\":\"201\",\"username\":\"a\"}}]}\n{\"type\":\"quoted\",\"id\":\"1600000000000000002\",\"text\":\"quoted, deleted\",\"author_id\":\"202\",\"author\":{\"id\":\"202\",\"username\":\"b\"}}\n{\"type\":\"replied_to\",\"id\":\"1600000000000000004\",\"text\":\"reply target, deleted\",\"author_id\":\"204\"}\n" + L[3]! + "{\"type\":\"quoted\",\"id\":\"1600000000000000002\",\"text\":\"quoted, deleted\",\"author_user\":{\"id\":\"202\",\"username\":\"b\"}}\n");
 });
 
 test("twarc2 flattened and 4CAT --type users: copies by removed users go, and so does an in_reply_to_user object", async () => {
@@ -102,7 +102,7 @@ test("v2 pages: includes arrays left empty go (includes too when nothing is left
 test("ids lists the IDs found only in nested copies", async () => {
   assert.deepEqual(await idsOf("v11.jsonl", "tweets"), [101, 1, 102, 2, 103, 3, 104, 105, 5, 2, 106].map(P));
   assert.deepEqual(await idsOf("v11.jsonl", "users"), ["300", "201", "301", "202", "300", "203", "300", "301", "205", "202", "301"]);
-  assert.deepEqual(await idsOf("flat.jsonl", "tweets"), [201, 1, 202, 2, 4, 203, 3, 204, 205, 206, 2, 207].map(P));
+  assert.deepEqual(await idsOf("flat.jsonl", "tweets"), [201, 1, 202, 2, 4, 203, 3, 204, 1, 205, 206, 2, 207].map(P));
   // Each record once per ID: the author object repeats author_id and is not listed twice.
   assert.deepEqual(await idsOf("flat.jsonl", "users"), ["300", "201", "301", "204", "202", "300", "203", "300", "301", "201", "302", "202", "302"]);
   assert.deepEqual(await idsOf("pages.jsonl", "tweets"), [301, 1, 2, 302, 1].map(P));
