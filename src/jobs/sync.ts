@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, lstat, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
@@ -131,9 +131,13 @@ class SyncStore {
     });
   }
 
+  /** Removes the record, the ID files and any temp file a killed save left. */
   async remove(): Promise<void> {
     await unlink(this.file).catch(() => undefined);
     for (const t of TYPES) await unlink(this.idsFile(t)).catch(() => undefined);
+    const prefix = `sync-${this.key}.sync.`;
+    const left = await readdir(this.dir).catch(() => [] as string[]);
+    for (const f of left) if (f.startsWith(prefix) && f.endsWith(".tmp")) await unlink(join(this.dir, f)).catch(() => undefined);
   }
 
   damaged(why: string): UsageError {
