@@ -1,18 +1,23 @@
 // Throughput and memory of `compliant apply` (target: 1M result events applied to a 5M-record
 // JSONL dataset of v2 Posts at ≥ 100 MB/s on one core with peak RSS ≤ 200 MB). The same Posts as
-// a twarc-csv-style CSV are applied too, for a CSV figure (`--no-csv` skips it).
+// a twarc-csv-style CSV are applied too, for a CSV figure (`--no-csv` skips it), and both again
+// gzipped (`.jsonl.gz`, `.csv.gz`, written back gzipped as apply does by name; `--no-gz` skips
+// them). Throughput is MB of the dataset (uncompressed, for a gzip file) per second.
 //
-//   node dist/bench/apply.js [--records 5000000] [--events 1000000] [--dir /tmp/compliant-bench]
+//   node dist/bench/apply.js [--records 5000000] [--events 1000000] [--dir /tmp/compliant-bench] [--no-csv] [--no-gz]
 //
-// The dataset and results are generated once in os.tmpdir() and reused. The apply itself runs in a
-// child process, so its peak RSS (process.resourceUsage().maxRSS) excludes the generator.
+// The datasets and results are generated once in os.tmpdir() (streamed to disk; a .gz is the plain
+// file streamed through gzip) and reused. The apply itself runs in a child process, so its peak
+// RSS (process.resourceUsage().maxRSS) excludes the generator.
 
 import { spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { createGzip } from "node:zlib";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -107,6 +112,17 @@ async function generateCsv(dir: string, records: number): Promise<string> {
   return dataset;
 }
 
+/** `<plain>.gz`, made once by streaming the plain file through gzip (level 6, as `gzip` does). */
+async function gzipped(plain: string): Promise<string> {
+  const gz = `${plain}.gz`;
+  if (!existsSync(gz)) {
+    process.stderr.write(`generating ${gz} …\n`);
+    await pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level: 6 }), createWriteStream(`${gz}.partial`));
+    renameSync(`${gz}.partial`, gz);
+  }
+  return gz;
+}
+
 async function child(dataset: string, results: string, output: string): Promise<void> {
   const { run } = await import("../src/jobs/apply.js");
   const { createLog } = await import("../src/output/log.js");
@@ -138,28 +154,36 @@ async function main(): Promise<void> {
   const dir = arg("dir", join(tmpdir(), "compliant-bench"));
   const { dataset, results } = await generate(dir, records, events);
   const self = fileURLToPath(import.meta.url);
-  const measure = (path: string, label: string) => {
-    const output = join(dir, `out${path.endsWith(".csv") ? ".csv" : ".jsonl"}`);
+  /** One apply run; `plainBytes` is the uncompressed size of a gzip dataset. */
+  const measure = (path: string, label: string, plainBytes?: number) => {
+    const output = join(dir, `out${/\.csv(\.gz)?$/.test(path) ? ".csv" : ".jsonl"}${path.endsWith(".gz") ? ".gz" : ""}`);
     const r = spawnSync(process.execPath, [self, "--child", path, results, output], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     if (r.status !== 0) throw new Error(`apply failed with exit ${r.status}`);
     const { seconds, maxRssMB } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { seconds: number; maxRssMB: number };
-    const mb = statSync(path).size / 1e6;
+    const fileMb = statSync(path).size / 1e6;
+    const mb = plainBytes === undefined ? fileMb : plainBytes / 1e6;
     const outMb = statSync(output).size / 1e6;
     rmSync(output, { force: true });
     const fmt = (n: number, d = 1) => n.toFixed(d);
     process.stdout.write(
       [
         `${label}: node ${process.version}, ${records.toLocaleString("en-US")} records, ${events.toLocaleString("en-US")} result events`,
-        `dataset      ${fmt(mb)} MB (output ${fmt(outMb)} MB)`,
+        plainBytes === undefined ? `dataset      ${fmt(mb)} MB (output ${fmt(outMb)} MB)` : `dataset      ${fmt(mb)} MB uncompressed, ${fmt(fileMb)} MB gzip (output ${fmt(outMb)} MB gzip)`,
         `time         ${fmt(seconds, 2)} s`,
-        `throughput   ${fmt(mb / seconds)} MB/s, ${Math.round(records / seconds).toLocaleString("en-US")} records/s`,
+        `throughput   ${fmt(mb / seconds)} MB/s of the dataset${plainBytes === undefined ? "" : ` (${fmt(fileMb / seconds)} MB/s of the gzip file)`}, ${Math.round(records / seconds).toLocaleString("en-US")} records/s`,
         `peak RSS     ${fmt(maxRssMB)} MB (apply process)`,
         "",
       ].join("\n"),
     );
   };
+  const gz = !process.argv.includes("--no-gz");
   measure(dataset, "JSONL");
-  if (!process.argv.includes("--no-csv")) measure(await generateCsv(dir, records), "CSV (twarc-csv columns)");
+  if (gz) measure(await gzipped(dataset), "JSONL, gzipped (.jsonl.gz)", statSync(dataset).size);
+  if (!process.argv.includes("--no-csv")) {
+    const csv = await generateCsv(dir, records);
+    measure(csv, "CSV (twarc-csv columns)");
+    if (gz) measure(await gzipped(csv), "CSV, gzipped (.csv.gz)", statSync(csv).size);
+  }
 }
 
 await main();

@@ -81,16 +81,29 @@ export class CsvApplier {
   private runStart = 0;
   private runEnd = 0;
 
+  /** The header record's bytes (a line end added if it had none), once it has been read. */
+  header: Buffer | undefined;
+
   get rehydrateIds(): number {
     return this.rehydrated.size;
   }
 
+  /** The header's column names, once it has been read. */
+  get headerNames(): readonly string[] | undefined {
+    return this.columns?.names;
+  }
+
+  /**
+   * `auditHeader` false leaves the header out of `removed` (for a caller that writes the removed
+   * rows of several files under one header).
+   */
   constructor(
     private readonly type: DatasetType,
     private readonly index: EventIndex,
     private readonly audit: boolean,
     private readonly choice: CsvColumnChoice,
     private readonly dataset: string,
+    private readonly auditHeader = true,
   ) {
     this.scanner = new CsvScanner((r) => this.record(r));
   }
@@ -158,10 +171,9 @@ export class CsvApplier {
     if (!this.columns) {
       this.columns = csvColumns(headerNames(r), this.type, this.choice, this.dataset);
       this.keep(r);
-      if (this.audit) {
-        this.removed.push(Buffer.from(r.buf.subarray(r.start, r.end)));
-        if (r.end === r.contentEnd) this.removed.push(NL);
-      }
+      const bytes = Buffer.from(r.buf.subarray(r.start, r.end));
+      this.header = r.end === r.contentEnd ? Buffer.concat([bytes, NL]) : bytes;
+      if (this.audit && this.auditHeader) this.removed.push(this.header);
       return;
     }
     if (r.contentEnd === r.start) {

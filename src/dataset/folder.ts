@@ -65,7 +65,7 @@ export async function planDatasets(cwd: string, args: readonly string[]): Promis
       return { kind: "academictwitter", folder, pages, others, skipped };
     }
     const datasets = files.filter((f) => !f.base.startsWith("."));
-    if (datasets.length === 0) throw new UsageError(`the folder ${args[0]} holds no dataset files; give a folder of JSON Lines or JSON array files, or an academictwitteR folder (data_<id>.json files).`);
+    if (datasets.length === 0) throw new UsageError(`the folder ${args[0]} holds no dataset files; give a folder of JSON Lines, JSON array or CSV files (gzipped or not), or an academictwitteR folder (data_<id>.json files).`);
     return { kind: "files", files: datasets, folder, skipped };
   }
   const files: DatasetFile[] = [];

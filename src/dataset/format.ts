@@ -1,3 +1,5 @@
+import { createReadStream } from "node:fs";
+import { readInput } from "../io/input.js";
 import { fieldText } from "./csv-scan.js";
 import { isCsvHeader, type CsvColumnChoice } from "./csv-columns.js";
 
@@ -5,6 +7,8 @@ export type DatasetFormat = "jsonl" | "csv";
 
 /** How far into a dataset the first line is looked for. */
 const SNIFF_BYTES = 1 << 16;
+/** A CSV file's name, compressed or not. */
+const CSV_NAME = /\.csv(\.gz)?$/i;
 
 /** The fields of one header line (no quoted line ends in a header). */
 function splitHeader(line: string): string[] {
@@ -24,7 +28,7 @@ function splitHeader(line: string): string[] {
  */
 export function sniffFormat(head: Buffer, name: string | undefined, given: DatasetFormat | undefined, choice: CsvColumnChoice = {}): DatasetFormat {
   if (given) return given;
-  if (name && /\.csv(\.gz)?$/i.test(name)) return "csv";
+  if (name && CSV_NAME.test(name)) return "csv";
   let s = 0;
   if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) s = 3;
   const c = head[s];
@@ -37,19 +41,20 @@ export function sniffFormat(head: Buffer, name: string | undefined, given: Datas
 
 /**
  * Reads the start of a stream (up to its first line end, at most 64 KiB) to tell its format,
- * and gives the whole stream back, those bytes included.
+ * and gives the whole stream back, those bytes included. `close` ends the input when the stream
+ * is not to be read.
  */
 export async function detectFormat(
   input: AsyncIterable<Buffer>,
   name: string | undefined,
   given: DatasetFormat | undefined,
   choice: CsvColumnChoice = {},
-): Promise<{ format: DatasetFormat; stream: AsyncIterable<Buffer> }> {
+): Promise<{ format: DatasetFormat; stream: AsyncIterable<Buffer>; close: () => Promise<void> }> {
   const it = input[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
   let done = false;
-  if (!given && !(name && /\.csv(\.gz)?$/i.test(name))) {
+  if (!given && !(name && CSV_NAME.test(name))) {
     while (size < SNIFF_BYTES) {
       const next = await it.next();
       if (next.done) {
@@ -71,5 +76,30 @@ export async function detectFormat(
       yield next.value;
     }
   }
-  return { format, stream: stream() };
+  return {
+    format,
+    stream: stream(),
+    close: async () => {
+      await it.return?.();
+    },
+  };
+}
+
+/**
+ * The format of one dataset file, as detectFormat tells it from the file's first bytes (nothing
+ * is read for --format or a CSV name); the file is closed again. For the files of a dataset of
+ * several, whose formats are all known before the first is read through.
+ */
+export async function detectFileFormat(full: string, name: string, given: DatasetFormat | undefined, choice: CsvColumnChoice = {}): Promise<DatasetFormat> {
+  if (given) return given;
+  if (CSV_NAME.test(full)) return "csv";
+  const raw = createReadStream(full, { highWaterMark: 1 << 20 });
+  try {
+    const found = await detectFormat(readInput({ kind: "stdin" }, raw, name), full, given, choice);
+    raw.destroy();
+    await found.close();
+    return found.format;
+  } finally {
+    raw.destroy();
+  }
 }

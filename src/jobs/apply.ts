@@ -1,7 +1,6 @@
 import type { Context } from "../context.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import type { ApplierCounts } from "../dataset/applier.js";
-import { AutoApplier } from "../dataset/json-array.js";
 import { isFolder } from "../dataset/folder.js";
 import { loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
@@ -11,8 +10,8 @@ import { inputFrom, inputName, readInput, type Input } from "../io/input.js";
 import { atomicFileSink, compressedByName, deferredSink, gzipSink, streamSink, type Sink } from "../io/atomic-file.js";
 import type { DatasetType } from "../dataset/record-shape.js";
 import { shown } from "../io/target.js";
-import { CsvApplier } from "../dataset/csv-applier.js";
 import { detectFormat, type DatasetFormat } from "../dataset/format.js";
+import { applyStream, checkFormatFlags, columnChoice, datasetApplier } from "./dataset-file.js";
 
 /** What `compliant apply` is told (commands/apply.ts declares and checks the flags). */
 export interface ApplyOptions {
@@ -125,38 +124,27 @@ export async function run(given: ApplyOptions, ctx: Context): Promise<void> {
   // The format is known before any output file is opened, so a CSV header without the column
   // asked for fails with nothing written.
   let inputGzip = false;
-  const choice = { idColumn: opts.idColumn, userColumn: opts.userColumn };
+  const choice = columnChoice(opts);
   const sniff = await detectFormat(readInput(datasetIn, ctx.stdin, datasetName, (gz) => (inputGzip = gz)), datasetIn.kind === "file" ? datasetIn.path : undefined, opts.format, choice);
   const csv = sniff.format === "csv";
-  if (!csv && (opts.idColumn !== undefined || opts.userColumn !== undefined)) {
-    throw new UsageError(`--id-column and --user-column name CSV columns, but ${datasetName} is not CSV (no .csv name or CSV header); pass --format csv if it is.`);
-  }
+  checkFormatFlags(opts, csv, `${datasetName} is not CSV`);
   // A file named *.gz is written gzip-compressed; stdout is compressed when the dataset was.
   const stdout = streamSink(ctx.stdout);
   const out: Sink = outFull === "-" ? deferredSink(() => (inputGzip ? gzipSink(stdout) : stdout)) : compressedByName(outFull, await atomicFileSink(outFull));
   let audit: Sink | undefined;
   let refetch: Sink | undefined;
-  const applier = csv
-    ? new CsvApplier(opts.type, results.index, removedFull !== undefined, choice, datasetName)
-    : new AutoApplier(opts.type, results.index, removedFull !== undefined, datasetName);
+  // The per-file code (format, applier, streaming) is shared with several datasets: jobs/dataset-file.ts.
+  const applier = datasetApplier(csv, opts.type, results.index, removedFull !== undefined, choice, datasetName);
   try {
     if (removedFull !== undefined) audit = compressedByName(removedFull, await atomicFileSink(removedFull));
     if (rehydrateFull !== undefined) refetch = await atomicFileSink(rehydrateFull);
-    const input = sniff.stream;
-    for await (const chunk of input) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      applier.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-      const { out: pieces, removed, rehydrate } = applier.take();
-      await out.write(pieces);
-      if (audit) await audit.write(removed);
-      if (refetch) await refetch.write(rehydrate);
-      ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${applier.unit}s`} of ${datasetName}`);
-    }
-    applier.end();
-    const { out: pieces, removed, rehydrate } = applier.take();
-    await out.write(pieces);
-    if (audit) await audit.write(removed);
-    if (refetch) await refetch.write(rehydrate);
+    await applyStream(
+      sniff.stream,
+      applier,
+      { out, removed: audit, rehydrate: refetch },
+      ctx.signal,
+      () => ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${applier.unit}s`} of ${datasetName}`),
+    );
     if (applier.invalid.count > 0 && !opts.skipInvalid) {
       throw invalidDatasetError(datasetName, applier.invalid);
     }

@@ -9,19 +9,44 @@ import type { ApplierCounts } from "../dataset/applier.js";
 import { applyToPageFiles, checkOutputFolder, pageIds, planDatasets, readPage, StagedFolder, type DatasetPlan } from "../dataset/folder.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
 import { zeroCounts } from "../dataset/applier.js";
-import { AutoApplier } from "../dataset/json-array.js";
+import { CsvApplier } from "../dataset/csv-applier.js";
+import { detectFileFormat } from "../dataset/format.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import { checkOutputFile } from "../dataset/output.js";
-import { extract, type IdsOptions } from "./ids.js";
+import type { IdsOptions } from "./ids.js";
 import { buildSummary, describe, loadAndWarn, type ApplyOptions } from "./apply.js";
+import { applyStream, checkFormatFlags, columnChoice, datasetApplier, extractDataset, type FileApplier, type FormatOptions } from "./dataset-file.js";
 
 // `ids` and `apply` on a dataset of several files: files named on the command line, a folder of
 // dataset files, or an academictwitteR folder (dataset/folder.ts). Each file goes through the
-// same per-file path as a single dataset.
+// same per-file path as a single dataset (jobs/dataset-file.ts), in its own format.
 
 function planName(plan: DatasetPlan, cwd: string): string {
   if (plan.kind === "academictwitter" || plan.folder !== undefined) return shown(cwd, plan.kind === "academictwitter" ? plan.folder : plan.folder!);
   return plan.files.map((f) => f.name).join(", ");
+}
+
+/** What is not CSV, for the usage error of --id-column on datasets none of which is. */
+function notCsv(plan: DatasetPlan, name: string): string {
+  return plan.kind === "academictwitter" || plan.folder !== undefined ? `no file in ${name} is CSV` : `none of ${name} is CSV`;
+}
+
+/**
+ * The format of every file of a plan (each as one dataset's is found, --format and the column
+ * flags applying to all), known before any is read through; the flags that fit none of them are
+ * the usage errors a single dataset gives. An academictwitteR folder is JSON pages.
+ */
+async function planFormats(plan: DatasetPlan, name: string, opts: FormatOptions & { field?: string }): Promise<boolean[]> {
+  if (plan.kind === "academictwitter") {
+    if (opts.format === "csv") throw new UsageError(`${name} is an academictwitteR folder (JSON pages), not CSV; drop --format csv.`);
+    checkFormatFlags(opts, false, notCsv(plan, name));
+    return [];
+  }
+  const choice = columnChoice(opts);
+  const csv: boolean[] = [];
+  for (const f of plan.files) csv.push((await detectFileFormat(f.full, f.name, opts.format, choice)) === "csv");
+  checkFormatFlags(opts, csv.includes(true), notCsv(plan, name));
+  return csv;
 }
 
 function warnSkipped(plan: DatasetPlan, ctx: Context): void {
@@ -32,6 +57,7 @@ function warnSkipped(plan: DatasetPlan, ctx: Context): void {
 export async function runIdsMany(opts: IdsOptions & { type: "tweets" | "users" }, ctx: Context): Promise<void> {
   const plan = await planDatasets(ctx.cwd, opts.args);
   const name = planName(plan, ctx.cwd);
+  const csv = await planFormats(plan, name, opts);
   warnSkipped(plan, ctx);
   const field = opts.field?.split(".");
   const seen = opts.unique ? new IdSet() : undefined;
@@ -69,14 +95,16 @@ export async function runIdsMany(opts: IdsOptions & { type: "tweets" | "users" }
   }
 
   const open = (full: string, shownName: string) => readInput({ kind: "file", path: full }, ctx.stdin, shownName);
+  const choice = columnChoice(opts);
+  const how = (i: number) => ({ csv: csv[i]!, type: opts.type, field, choice, name: plan.files[i]!.name });
   if (!opts.skipInvalid) {
-    for (const f of plan.files) {
-      const check = await extract(open(f.full, f.name), opts.type, field, undefined, undefined, ctx.signal, true, f.name);
+    for (const [i, f] of plan.files.entries()) {
+      const check = await extractDataset(open(f.full, f.name), how(i), undefined, undefined, ctx.signal, true);
       if (check.invalid.count > 0) throw invalidDatasetError(f.name, check.invalid);
     }
   }
-  for (const f of plan.files) {
-    const result = await extract(open(f.full, f.name), opts.type, field, onId, flush, ctx.signal, !opts.skipInvalid, f.name);
+  for (const [i, f] of plan.files.entries()) {
+    const result = await extractDataset(open(f.full, f.name), how(i), onId, flush, ctx.signal, !opts.skipInvalid);
     if (result.invalid.count > 0) {
       if (!opts.skipInvalid) throw invalidDatasetError(f.name, result.invalid);
       ctx.log.warn(`skipped ${result.invalid.summary()} of ${f.name} (--skip-invalid)`);
@@ -85,6 +113,37 @@ export async function runIdsMany(opts: IdsOptions & { type: "tweets" | "users" }
     records += result.lines;
   }
   ctx.log.info(`printed ${printed} ${opts.type === "tweets" ? "Post" : "user"} IDs from ${plan.files.length} files (${records} records) of ${name}${seen ? ` (${total - printed} duplicates left out)` : ""}`);
+}
+
+/**
+ * The one --removed file of several files: each file's removed records, the CSV rows under one
+ * header (the first CSV file's; a CSV file with other columns is a usage error, its rows could not
+ * go under that header). Mixing CSV and JSON files is refused before anything is read.
+ */
+class RemovedFile {
+  private header: { names: string; file: string } | undefined;
+
+  constructor(private readonly sink: Sink) {}
+
+  /** Where the removed records of one file's applier go. */
+  of(applier: FileApplier, file: string): Pick<Sink, "write"> {
+    let checked = false;
+    return {
+      write: async (pieces) => {
+        if (!checked && applier instanceof CsvApplier && applier.header) {
+          checked = true;
+          const names = applier.headerNames!.join("\n");
+          if (this.header === undefined) {
+            this.header = { names, file };
+            await this.sink.write([applier.header]);
+          } else if (this.header.names !== names) {
+            throw new UsageError(`--removed writes one file for the whole dataset, but the header of ${file} differs from that of ${this.header.file}; run those files separately, or drop --removed.`);
+          }
+        }
+        await this.sink.write(pieces);
+      },
+    };
+  }
 }
 
 function add(total: ApplierCounts, c: ApplierCounts): void {
@@ -100,6 +159,7 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
   const json = Boolean(opts.json ?? ctx.flags.json);
   const plan = await planDatasets(ctx.cwd, opts.args);
   const datasetName = planName(plan, ctx.cwd);
+  const csv = await planFormats(plan, datasetName, opts);
   const folder = plan.kind === "academictwitter" ? plan.folder : plan.folder;
   const resultsIn = await inputFrom(ctx.cwd, opts.results, "results file");
   const outPath = opts.output ?? (folder !== undefined ? `${shown(ctx.cwd, folder)}.compliant` : undefined);
@@ -117,6 +177,9 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
     if (opts.removed === "-") throw new UsageError("--removed needs a file path (stdout carries the summary).");
     removedFull = await checkOutputFile(ctx.cwd, opts.removed, "removed file", { force: Boolean(opts.force), inputs });
     if (inOut(removedFull)) throw new UsageError(`the removed file ${opts.removed} is inside the output folder ${outPath}; write it beside the folder.`);
+    if (csv.includes(true) && csv.includes(false)) {
+      throw new UsageError(`--removed writes one file for the whole dataset, but ${datasetName} holds both CSV and JSON files, whose records cannot share it; run them separately, or drop --removed.`);
+    }
   }
   let rehydrateFull: string | undefined;
   if (opts.rehydrate !== undefined) {
@@ -162,25 +225,21 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
       }
       for (const other of plan.others) await copyFile(other.full, staged.path(other.base));
     } else {
-      for (const f of plan.files) {
-        const applier = new AutoApplier(opts.type, results.index, audit !== undefined, f.name);
+      const choice = columnChoice(opts);
+      const removedFile = audit && new RemovedFile(audit);
+      for (const [i, f] of plan.files.entries()) {
+        const applier = datasetApplier(csv[i]!, opts.type, results.index, audit !== undefined, choice, f.name, false);
         const target = staged.path(f.base);
         const out = compressedByName(target, await atomicFileSink(target));
         try {
-          for await (const chunk of readInput({ kind: "file", path: f.full }, ctx.stdin, f.name)) {
-            if (ctx.signal.aborted) throw ctx.signal.reason;
-            applier.push(chunk);
-            const { out: pieces, removed, rehydrate } = applier.take();
-            await out.write(pieces);
-            if (audit) await audit.write(removed);
-            await writeRehydrate(rehydrate);
-            ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${applier.unit}s of ${f.name}`);
-          }
-          applier.end();
-          const { out: pieces, removed, rehydrate } = applier.take();
-          await out.write(pieces);
-          if (audit) await audit.write(removed);
-          await writeRehydrate(rehydrate);
+          const words = csv[i] ? "CSV records" : `${applier.unit}s`;
+          await applyStream(
+            readInput({ kind: "file", path: f.full }, ctx.stdin, f.name),
+            applier,
+            { out, removed: removedFile?.of(applier, f.name), rehydrate: refetch && { write: writeRehydrate } },
+            ctx.signal,
+            () => ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${words} of ${f.name}`),
+          );
           if (applier.invalid.count > 0) {
             if (!opts.skipInvalid) throw invalidDatasetError(f.name, applier.invalid);
             invalidKept.push(`${applier.invalid.summary()} of ${f.name}`);

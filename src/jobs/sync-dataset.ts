@@ -6,19 +6,16 @@ import { IdSet } from "../io/id-set.js";
 import { readInput } from "../io/input.js";
 import { tee } from "../io/tee.js";
 import { atomicFileSink, compressedByName, type Sink } from "../io/atomic-file.js";
-import { ChainApplier, type StreamApplier } from "../dataset/chain.js";
-import { CsvApplier } from "../dataset/csv-applier.js";
-import { CsvIdReader } from "../dataset/csv-ids.js";
+import { ChainApplier } from "../dataset/chain.js";
 import type { CsvColumnChoice } from "../dataset/csv-columns.js";
 import { zeroCounts, type ApplierCounts } from "../dataset/applier.js";
 import type { EventIndex } from "../dataset/event-index.js";
 import { applyToPageFiles, pageIds, parsePage, readPage, StagedFolder, type DatasetFile, type DatasetPlan } from "../dataset/folder.js";
 import { detectFormat, type DatasetFormat } from "../dataset/format.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
-import { AutoApplier } from "../dataset/json-array.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import type { DatasetType } from "../dataset/record-shape.js";
-import { extract, extractCsv } from "./ids.js";
+import { applyStream, datasetApplier, extractDataset } from "./dataset-file.js";
 
 // The dataset side of `compliant sync`: one read that collects every Post ID and every user ID
 // (and the dataset's SHA-256), and one pass that applies both result sets (dataset/chain.ts).
@@ -102,13 +99,8 @@ async function collectStream(
   const sniff = await detectFormat(stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
   const [a, b] = tee(sniff.stream, 2);
-  const one = (src: AsyncIterable<Buffer>, type: DatasetType) => {
-    const onId = (id: string) => into[type].add(id);
-    const flush = () => into[type].flush();
-    return csv
-      ? extractCsv(src, (onIds) => new CsvIdReader(type, fmt.choice, name, onIds), onId, flush, signal)
-      : extract(src, type, undefined, onId, flush, signal, true, name);
-  };
+  const one = (src: AsyncIterable<Buffer>, type: DatasetType) =>
+    extractDataset(src, { csv, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => into[type].flush(), signal);
   const [t, u] = await Promise.all([one(a!, "tweets"), one(b!, "users")]);
   // A record with no Post ID fails the tweets reading, one with no user the users reading.
   if (t.invalid.count > 0) throw invalidDatasetError(name, t.invalid);
@@ -206,30 +198,24 @@ async function applyFile(
   fmt: FormatChoice,
   audit: Sink | undefined,
   expected: string | undefined,
+  auditHeader: { first: boolean },
   ctx: Context,
 ): Promise<{ counts: ApplierCounts[]; records: number; unit: string; sink: Sink; before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> }; out: () => { bytes: number; sha256: string }; input: { bytes: number; sha256: string } }> {
   const read = hashedRead(full, name, ctx);
   const sniff = await detectFormat(read.stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
-  const appliers: StreamApplier[] = stages.map((s) => (csv ? new CsvApplier(s.type, s.index, audit !== undefined, fmt.choice, name) : new AutoApplier(s.type, s.index, audit !== undefined, name)));
+  // A CSV header goes to the removed file once: from the first stage of the first CSV file.
+  const appliers = stages.map((s, i) => datasetApplier(csv, s.type, s.index, audit !== undefined, fmt.choice, name, i === 0 && auditHeader.first));
+  if (csv && audit) auditHeader.first = false;
   const chain = new ChainApplier(appliers);
   const sha = createHash("sha256");
   const counter = { bytes: 0 };
   const before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> } = {};
   const sink = compressedByName(target, hashing(await atomicFileSink(target), sha, counter, before));
   try {
-    for await (const chunk of sniff.stream) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      chain.push(chunk);
-      const { out, removed } = chain.take();
-      await sink.write(out);
-      if (audit) await audit.write(removed);
-      ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`);
-    }
-    chain.end();
-    const { out, removed } = chain.take();
-    await sink.write(out);
-    if (audit) await audit.write(removed);
+    await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: undefined }, ctx.signal, () =>
+      ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`),
+    );
     if (chain.invalid.count > 0) throw invalidDatasetError(name, chain.invalid);
     const input = read.done();
     if (expected !== undefined && input.sha256 !== expected) throw changedError(name);
@@ -272,7 +258,7 @@ export async function applyStages(
   ctx: Context,
 ): Promise<ApplyOutcome> {
   if (ds.kind === "file") {
-    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, audit, expected.sha256, ctx);
+    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, audit, expected.sha256, { first: true }, ctx);
     return {
       stages: r.counts,
       records: r.records,
@@ -292,6 +278,7 @@ export async function applyStages(
   const outEntries: Array<{ base: string; sha256: string; bytes: number }> = [];
   let records = 0;
   let unit = "record";
+  const auditHeader = { first: true };
   try {
     if (plan.kind === "academictwitter") {
       unit = "Post";
@@ -328,7 +315,7 @@ export async function applyStages(
       }
     } else {
       for (const f of plan.files) {
-        const r = await applyFile(f.full, f.name, staged.path(f.base), stages, fmt, audit, undefined, ctx);
+        const r = await applyFile(f.full, f.name, staged.path(f.base), stages, fmt, audit, undefined, auditHeader, ctx);
         await r.sink.commit();
         inEntries.push({ base: f.base, ...r.input });
         outEntries.push({ base: f.base, ...r.out() });
