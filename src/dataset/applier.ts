@@ -35,6 +35,7 @@ export function zeroCounts(): ApplierCounts {
     parsedLines: 0,
     invalidLines: 0,
     removedRecords: 0,
+    removedUsers: 0,
     scrubbedRecords: 0,
     untouchedRecords: 0,
     rehydrateRecords: 0,
@@ -190,6 +191,8 @@ export class DatasetApplier {
       const kind = this.index.lookupRange(buf, s, e);
       if (kind === Kind.delete) {
         this.counts.removedRecords++;
+        // A user ID line is a user.
+        if (this.type === "users") this.counts.removedUsers++;
         this.drop(buf, start, end);
         return;
       }

@@ -8,6 +8,11 @@ import { idOf, InvalidRecord, isObject, isPage, isPostLike, noIdWhy, postId, use
 export interface ApplyCounts {
   /** Posts or users removed (whole-line records and entries inside pages). */
   removedRecords: number;
+  /**
+   * Of those, user objects removed for their own user event (`--type users`); the others removed
+   * for a user event are Posts of that user (sync tells the two apart in its summary).
+   */
+  removedUsers: number;
   /** Records with a scrub event (geo fields removed where present). */
   scrubbedRecords: number;
   /** Records left untouched: a `rehydrate` event, or an action this version does not apply. */
@@ -39,6 +44,7 @@ export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, 
   const kind = index.lookup(key);
   if (kind === Kind.delete || (mayHoldCopies(v) && isRetweetOfRemoved(v, type, index))) {
     counts.removedRecords++;
+    if (type === "users" && !isPostLike(v)) counts.removedUsers++;
     return { kind: "drop" };
   }
   let changed = false;
@@ -110,6 +116,7 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
       const copies = post && mayHoldCopies(entry);
       if (kind === Kind.delete || (copies && isRetweetOfRemoved(entry, type, index))) {
         counts.removedRecords++;
+        if (type === "users" && !post) counts.removedUsers++;
         touched = true;
         removed.push(entry);
         if (post) {

@@ -46,7 +46,7 @@ export function isRetweetOfRemoved(v: Obj, type: DatasetType, index: EventIndex)
 export interface CopyContext {
   type: DatasetType;
   index: EventIndex;
-  counts: { removedRecords: number; scrubbedRecords: number; untouchedRecords: number; rehydrateRecords: number };
+  counts: { removedRecords: number; removedUsers: number; scrubbedRecords: number; untouchedRecords: number; rehydrateRecords: number };
   /** Copies taken out, for the audit file. */
   removed: unknown[];
   onRehydrate?: (id: string) => void;
@@ -109,6 +109,7 @@ export function applyToCopies(v: Obj, ctx: CopyContext, depth = 0): boolean {
       const id = idOf(u.id_str) ?? idOf(u.id);
       if (id !== undefined && ctx.index.lookup(id) === Kind.delete) {
         ctx.counts.removedRecords++;
+        ctx.counts.removedUsers++;
         ctx.removed.push(u);
         delete v[key];
         changed = true;

@@ -31,7 +31,7 @@ function table(entries: LedgerEntry[], now: number): string {
     ageText(now - Date.parse(e.finished_at)),
     `${e.types.tweets.ids_needing_action}/${e.types.tweets.ids_checked}`,
     `${e.types.users.ids_needing_action}/${e.types.users.ids_checked}`,
-    String(e.records.removed_for_post_events + e.records.removed_for_user_events),
+    String(e.records.removed_for_own_event + e.records.removed_for_author),
     String(e.records.scrubbed),
     `${e.dataset.path}${e.output.in_place ? " (in place)" : ` → ${e.output.path}`}`,
   ].map((c) => forTerminal(c)));

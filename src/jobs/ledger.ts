@@ -36,10 +36,13 @@ export interface LedgerEntry {
   types: { tweets: LedgerTypeEntry; users: LedgerTypeEntry };
   records: {
     read: number;
-    /** Posts removed for their own event (a retweet of a removed Post goes with it). */
-    removed_for_post_events: number;
-    /** Records removed for a user event: the user objects and the Posts of those users. */
-    removed_for_user_events: number;
+    /**
+     * Records removed for their own event: Posts (and their copies, and retweets of them) with a
+     * Post delete event, user objects (and their copies) with a user delete event.
+     */
+    removed_for_own_event: number;
+    /** Posts removed because their author has a user delete event (deleted, suspended, protected, deactivated, …). */
+    removed_for_author: number;
     scrubbed: number;
   };
 }

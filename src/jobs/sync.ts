@@ -431,8 +431,8 @@ class SyncRun {
     const counted: Counted = {
       records: {
         read: outcome?.records ?? 0,
-        removed_for_post_events: tweets?.removedRecords ?? 0,
-        removed_for_user_events: users?.removedRecords ?? 0,
+        removed_for_own_event: (tweets?.removedRecords ?? 0) + (users?.removedUsers ?? 0),
+        removed_for_author: (users?.removedRecords ?? 0) - (users?.removedUsers ?? 0),
         scrubbed: (tweets?.scrubbedRecords ?? 0) + (users?.scrubbedRecords ?? 0),
       },
       sha: { ...(results.tweets ? { tweets: results.tweets.sha256 } : {}), ...(results.users ? { users: results.users.sha256 } : {}) },
@@ -526,7 +526,7 @@ export function syncText(s: SyncSummary): string {
   return [
     `Posts: ${t.tweets.ids_checked} IDs checked${jobs(t.tweets.jobs)}, ${t.tweets.ids_needing_action} needing action`,
     `users: ${t.users.ids_checked} IDs checked${jobs(t.users.jobs)}, ${t.users.ids_needing_action} needing action`,
-    `records: ${r.read} read, ${r.removed_for_post_events} removed for their own Post event, ${r.removed_for_user_events} removed for a user event (the user or its author), ${r.scrubbed} scrubbed`,
+    `records: ${r.read} read; removed ${r.removed_for_own_event} for their own event and ${r.removed_for_author} for their author's; scrubbed ${r.scrubbed}`,
     `wrote ${s.output}${s.in_place ? " (in place)" : ""}${s.removed_file ? ` and ${s.removed_file}` : ""}; recorded in ${s.ledger}`,
     "",
   ].join("\n");

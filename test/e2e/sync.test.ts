@@ -22,7 +22,7 @@ interface Ledger {
   dataset: { path: string; sha256: string; bytes: number; sha256_of: string };
   output: { path: string; sha256: string; in_place: boolean };
   types: Record<"tweets" | "users", { jobs: Array<{ id: string; ids: number }>; ids_checked: number; ids_needing_action: number; by_action: Record<string, number>; results_file: string | null }>;
-  records: { read: number; removed_for_post_events: number; removed_for_user_events: number; scrubbed: number };
+  records: { read: number; removed_for_own_event: number; removed_for_author: number; scrubbed: number };
 }
 
 async function ledgerOf(dir: string, name = "compliance-ledger.jsonl"): Promise<Ledger[]> {
@@ -83,14 +83,14 @@ test("sync on twarc2 pages: Post events, the author cascade, includes entries an
   assert.equal(entry!.types.users.ids_checked, 4);
   assert.deepEqual(entry!.types.tweets.by_action, { delete: 2, scrub_geo: 1 });
   assert.deepEqual(entry!.types.users.by_action, { delete: 1 });
-  assert.deepEqual(entry!.records, { read: 4, removed_for_post_events: 2, removed_for_user_events: 3, scrubbed: 1 });
+  assert.deepEqual(entry!.records, { read: 4, removed_for_own_event: 3, removed_for_author: 2, scrubbed: 1 });
   const jobs = emu.jobs();
   assert.deepEqual(jobs.map((j) => j.type).sort(), ["tweets", "users"]);
   assert.deepEqual([entry!.types.tweets.jobs[0]!.id, entry!.types.users.jobs[0]!.id].sort(), jobs.map((j) => j.id).sort());
   // Both result files are kept where the ledger says.
   for (const type of ["tweets", "users"] as const) assert.ok((await readFile(entry!.types[type].results_file!, "utf8")).length > 0);
   assert.match(r.stderr, /Posts: 8 IDs checked \(job \d+\), 3 needing action/);
-  assert.match(r.stderr, /records: 4 read, 2 removed for their own Post event, 3 removed for a user event/);
+  assert.match(r.stderr, /records: 4 read; removed 3 for their own event and 2 for their author's; scrubbed 1/);
 
   // The two jobs ran at the same time: both were created, and both uploaded, before either was downloaded.
   const creates = emu.requests.filter((q) => q.method === "POST" && q.path === "/2/compliance/jobs").map((q) => q.seq);
@@ -109,7 +109,7 @@ test("sync --in-place on a gzipped file replaces it atomically with a gzipped cl
   assert.equal(gunzipSync(await readFile(join(dir, "archive.jsonl.gz"))).toString(), EXPECTED_TWARC2);
   const summary = JSON.parse(r.stdout) as { in_place: boolean; records: Ledger["records"] };
   assert.equal(summary.in_place, true);
-  assert.deepEqual(summary.records, { read: 4, removed_for_post_events: 2, removed_for_user_events: 3, scrubbed: 1 });
+  assert.deepEqual(summary.records, { read: 4, removed_for_own_event: 3, removed_for_author: 2, scrubbed: 1 });
   const [entry] = await ledgerOf(dir);
   assert.equal(entry!.output.in_place, true);
   assert.equal(entry!.output.path, join(dir, "archive.jsonl.gz"));
@@ -157,7 +157,7 @@ test("sync on twarc2 flattened and v1.1 Posts: embedded copies and authors follo
   const [entry] = await ledgerOf(dir2);
   assert.equal(entry!.types.tweets.ids_checked, 4); // 181, 400 (only embedded), 182, 252
   assert.equal(entry!.types.users.ids_checked, 3); // 060, 070 (only embedded), 001
-  assert.deepEqual(entry!.records, { read: 3, removed_for_post_events: 1, removed_for_user_events: 1, scrubbed: 0 });
+  assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 1, scrubbed: 0 });
 });
 
 test("sync on an academictwitteR folder writes the same layout, without what either result set removes", async (t) => {
@@ -183,7 +183,7 @@ test("sync on an academictwitteR folder writes the same layout, without what eit
   for (const f of ["data_2.json", "users_2.json", "query"]) assert.deepEqual(await readFile(join(out, f)), await readFile(join(src, f)), f);
   const [entry] = await ledgerOf(dir);
   assert.equal(entry!.dataset.sha256_of, "manifest");
-  assert.deepEqual(entry!.records, { read: 4, removed_for_post_events: 1, removed_for_user_events: 2, scrubbed: 0 });
+  assert.deepEqual(entry!.records, { read: 4, removed_for_own_event: 2, removed_for_author: 1, scrubbed: 0 });
 });
 
 test("sync refuses bad invocations with exit 2 and creates nothing", async (t) => {
@@ -231,7 +231,7 @@ test("history: newest first, exit 0 within --max-age, 1 when older or when nothi
       tweets: { jobs: [], ids_checked: 10, ids_needing_action: 2, by_action: {}, by_reason: {}, errors: {}, results_file: null, results_sha256: null },
       users: { jobs: [], ids_checked: 5, ids_needing_action: 1, by_action: {}, by_reason: {}, errors: {}, results_file: null, results_sha256: null },
     },
-    records: { read: 10, removed_for_post_events: 2, removed_for_user_events: 1, scrubbed: 0 },
+    records: { read: 10, removed_for_own_event: 2, removed_for_author: 1, scrubbed: 0 },
   });
   await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(30, "/data/old.jsonl")) + line(entry(2, "/data/new.jsonl")));
   const fresh = await runCli(["history"], { cwd: dir });
