@@ -86,6 +86,15 @@ const K_ID = 1;
 const K_ID_STR = 2;
 const K_AUTHOR = 3;
 const K_PAGE = 4;
+/** `username` (v2) or `screen_name` (v1.1): a user object's, unless the record is a Post. */
+const K_NAME = 5;
+/** `text`, `full_text` or `user`: the record is a Post. */
+const K_POST = 6;
+const USERNAME = Buffer.from("username");
+const SCREEN_NAME = Buffer.from("screen_name");
+const TEXT = Buffer.from("text");
+const FULL_TEXT = Buffer.from("full_text");
+const USER = Buffer.from("user");
 
 const ID_STR = Buffer.from("id_str");
 const AUTHOR_ID = Buffer.from("author_id");
@@ -98,6 +107,8 @@ function keyCode(buf: Buffer, s: number, e: number): number {
   if (n === 6 && buf.compare(ID_STR, 0, 6, s, e) === 0) return K_ID_STR;
   if (n === 9 && buf.compare(AUTHOR_ID, 0, 9, s, e) === 0) return K_AUTHOR;
   if ((n === 4 && buf.compare(DATA, 0, 4, s, e) === 0) || (n === 8 && buf.compare(INCLUDES, 0, 8, s, e) === 0)) return K_PAGE;
+  if ((n === 8 && buf.compare(USERNAME, 0, 8, s, e) === 0) || (n === 11 && buf.compare(SCREEN_NAME, 0, 11, s, e) === 0)) return K_NAME;
+  if ((n === 4 && (buf.compare(TEXT, 0, 4, s, e) === 0 || buf.compare(USER, 0, 4, s, e) === 0)) || (n === 9 && buf.compare(FULL_TEXT, 0, 9, s, e) === 0)) return K_POST;
   return K_OTHER;
 }
 
@@ -126,6 +137,9 @@ export class TopLevelIds {
   authorStart = -1;
   authorEnd = -1;
   isPage = false;
+  /** A top-level `username`/`screen_name`, and `text`/`full_text`/`user`/`author_id`: record-shape's isUserObject, from the bytes. */
+  hasName = false;
+  hasPostField = false;
   /** The span keyFor() chose. */
   keyStart = -1;
   keyEnd = -1;
@@ -136,6 +150,11 @@ export class TopLevelIds {
    * (the record is then parsed, and its parsed fields decide).
    */
   keyFor(type: DatasetType): boolean {
+    if (type === "tweets" && this.hasName && !this.hasPostField) {
+      // A user object has no Post ID, whatever its `id` is: parsed, it is kept (record-apply.ts).
+      this.keyStart = this.keyEnd = -1;
+      return false;
+    }
     if (type === "tweets") {
       if (this.idStrStart >= 0) [this.keyStart, this.keyEnd] = [this.idStrStart, this.idStrEnd];
       else [this.keyStart, this.keyEnd] = [this.idStart, this.idEnd];
@@ -152,6 +171,7 @@ export class TopLevelIds {
   scan(buf: Buffer, s: number, e: number): boolean {
     this.idStart = this.idEnd = this.idStrStart = this.idStrEnd = this.authorStart = this.authorEnd = -1;
     this.isPage = false;
+    this.hasName = this.hasPostField = false;
     if (buf[s] !== 123) return false;
     let depth = 1;
     let expectKey = true;
@@ -175,7 +195,9 @@ export class TopLevelIds {
           k++;
           while (k < e && isSpace(buf[k])) k++;
           if (code === K_PAGE) this.isPage = true;
-          if (code !== K_OTHER && code !== K_PAGE && buf[k] === 34) {
+          else if (code === K_NAME) this.hasName = true;
+          else if (code === K_POST || code === K_AUTHOR) this.hasPostField = true;
+          if ((code === K_ID || code === K_ID_STR || code === K_AUTHOR) && buf[k] === 34) {
             let m = k + 1;
             while (m < e && buf[m] !== 34 && buf[m] !== 92) m++;
             const digits = isIdSpan(buf, k + 1, m) && buf[m] === 34;

@@ -1,7 +1,7 @@
 import { Kind, type EventIndex, type KindValue } from "./event-index.js";
 import { attachmentKeys, placeIdOf, removeGeo } from "./post-fields.js";
 import { applyToCopies, isRetweetOfRemoved } from "./record-nested.js";
-import { idOf, InvalidRecord, isObject, isPage, isPostLike, noIdWhy, postId, userKey, type DatasetType, type Obj } from "./record-shape.js";
+import { idOf, InvalidRecord, isObject, isPage, isPostLike, isUserObject, noIdWhy, postId, userKey, type DatasetType, type Obj } from "./record-shape.js";
 
 // `compliant apply` on one parsed record: what its compliance events do to it.
 
@@ -39,6 +39,8 @@ export type OnRehydrate = (id: string) => void;
 export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, counts: ApplyCounts, onRehydrate?: OnRehydrate): Outcome {
   if (!isObject(v)) throw new InvalidRecord("not a JSON object");
   if (isPage(v)) return applyToPage(v, type, index, counts, onRehydrate);
+  // A user object has no Post ID, so Post results leave it as it is.
+  if (type === "tweets" && isUserObject(v)) return { kind: "keep" };
   const key = type === "tweets" ? postId(v) : userKey(v);
   if (key === undefined) throw new InvalidRecord(noIdWhy(v, type));
   const kind = index.lookup(key);
@@ -97,7 +99,7 @@ function applyToPage(page: Obj, type: DatasetType, index: EventIndex, counts: Ap
 
   let lastKey: string | undefined;
   const kindOf = (entry: Obj, asPost: boolean): KindValue => {
-    const key = type === "tweets" ? postId(entry) : asPost || isPostLike(entry) ? idOf(entry.author_id) : idOf(entry.id);
+    const key = type === "tweets" ? (isUserObject(entry) ? undefined : postId(entry)) : asPost || isPostLike(entry) ? idOf(entry.author_id) : idOf(entry.id);
     lastKey = key;
     return key === undefined ? Kind.none : index.lookup(key);
   };

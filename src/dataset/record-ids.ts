@@ -1,5 +1,5 @@
 import { copyIds } from "./record-nested.js";
-import { idOf, InvalidRecord, isObject, isPage, noIdWhy, postId, userKey, type DatasetType } from "./record-shape.js";
+import { idOf, InvalidRecord, isObject, isPage, isUserObject, noIdWhy, postId, userKey, type DatasetType } from "./record-shape.js";
 
 // `compliant ids`: the IDs a parsed dataset record contributes to an ID file.
 
@@ -23,8 +23,13 @@ export function recordIds(v: unknown, type: DatasetType): string[] {
   if (isPage(v)) {
     const ids: string[] = [];
     const data = Array.isArray(v.data) ? v.data : isObject(v.data) ? [v.data] : [];
+    let users = 0;
     for (const entry of data) {
       if (!isObject(entry)) continue;
+      if (type === "tweets" && isUserObject(entry)) {
+        users++;
+        continue;
+      }
       const id = type === "tweets" ? postId(entry) : userKey(entry);
       if (id !== undefined) ids.push(id);
       copyIds(entry, type, ids);
@@ -39,9 +44,11 @@ export function recordIds(v: unknown, type: DatasetType): string[] {
         if (id !== undefined) ids.push(id);
       }
     }
-    if (ids.length === 0 && data.length > 0) throw new InvalidRecord(type === "tweets" ? "no Post ID" : "no user ID");
+    if (ids.length === 0 && data.length > users) throw new InvalidRecord(type === "tweets" ? "no Post ID" : "no user ID");
     return ids;
   }
+  // A user object holds no Post ID (a users dataset read for Posts gives none).
+  if (type === "tweets" && isUserObject(v)) return [];
   const id = type === "tweets" ? postId(v) : userKey(v);
   if (id === undefined) throw new InvalidRecord(noIdWhy(v, type));
   const ids = [id];

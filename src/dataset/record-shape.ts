@@ -44,6 +44,14 @@ export function isPostLike(v: Obj): boolean {
   return "author_id" in v || "text" in v || "full_text" in v || "edit_history_tweet_ids" in v || isObject(v.user);
 }
 
+/**
+ * A user object (a v2 `username` or a v1.1 `screen_name`, and nothing of a Post): it has no Post
+ * ID, whatever its `id` is, so Post results never touch it (sync reads both kinds of dataset).
+ */
+export function isUserObject(v: Obj): boolean {
+  return !isPostLike(v) && ("username" in v || "screen_name" in v);
+}
+
 /** The Post's own ID: `id_str` (v1.1) or `id` (v2). */
 export function postId(v: Obj): string | undefined {
   return idOf(v.id_str) ?? idOf(v.id);

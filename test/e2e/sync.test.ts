@@ -268,3 +268,34 @@ test("history: newest first, exit 0 within --max-age, 1 when older or when nothi
   assert.match(broken.stderr, /line 2 of the ledger broken\.jsonl is not JSON/);
   assert.equal(broken.stdout, "");
 });
+
+test("a dataset of user objects: no Post IDs are taken from it, Post results never touch it, and sync removes the users with a user event", async (t) => {
+  const dir = await tempDir(t, "compliant-sync-users-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  const gone = `{"id":"${U("001")}","username":"gone","name":"G"}\n`;
+  const kept = `{"id": "${U("060")}", "username":"kept"}\n`;
+  // Its ID is a deleted Post's (…10: delete/bounced); as a user it only has a scrub_geo event.
+  const sameDigits = `{"id_str":"${P("110")}","screen_name":"v11user"}\n`;
+  await writeFile(join(dir, "users.jsonl"), gone + kept + sameDigits);
+  const ids = await runCli(["ids", "users.jsonl"], { cwd: dir });
+  assert.equal(ids.code, 0, ids.stderr);
+  assert.equal(ids.stdout, "");
+  assert.match(ids.stderr, /printed 0 Post IDs from 3 lines/);
+
+  // Post results naming the same digits leave user objects alone (the fast path included).
+  await writeFile(join(dir, "posts.ndjson"), `{"id":"${P("110")}","action":"delete","created_at":"2024-01-01T00:00:00.000Z","redacted_at":"2024-02-01T00:00:00.000Z","reason":"deleted"}\n{"id":"${U("001")}","action":"delete","created_at":"2024-01-01T00:00:00.000Z","redacted_at":"2024-02-01T00:00:00.000Z","reason":"deleted"}\n`);
+  const applied = await runCli(["apply", "-r", "posts.ndjson", "users.jsonl", "-o", "same.jsonl"], { cwd: dir });
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.equal(await readFile(join(dir, "same.jsonl"), "utf8"), gone + kept + sameDigits);
+
+  const r = await runCli(["sync", "users.jsonl", "-o", "clean.jsonl", "--interval", "0.05"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), kept + sameDigits);
+  assert.deepEqual(emu.jobs().map((j) => j.type), ["users"], "no tweets job for a dataset without Posts");
+  const [entry] = await ledgerOf(dir);
+  assert.equal(entry!.types.tweets.ids_checked, 0);
+  assert.deepEqual(entry!.types.tweets.jobs, []);
+  assert.equal(entry!.types.users.ids_checked, 3);
+  assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 0, scrubbed: 1 });
+  assert.match(r.stderr, /Posts: 0 IDs checked \(no job: none in the dataset\)/);
+});
