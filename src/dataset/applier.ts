@@ -92,6 +92,8 @@ export class DatasetApplier {
     private readonly type: DatasetType,
     private readonly index: EventIndex,
     private readonly audit: boolean,
+    /** See applyToRecord: records with no ID of this type are kept, not invalid (sync). */
+    private readonly keepKeyless = false,
   ) {
     this.splitter = new LineSplitter((buf, start, end, lineNo) => this.line(buf, start, end, lineNo));
   }
@@ -252,7 +254,7 @@ export class DatasetApplier {
     }
     let outcome;
     try {
-      outcome = applyToRecord(value, this.type, index, this.counts, this.onRehydrate);
+      outcome = applyToRecord(value, this.type, index, this.counts, this.onRehydrate, this.keepKeyless);
     } catch (err) {
       if (err instanceof InvalidRecord) return this.bad(buf, start, end, lineNo, err.why);
       throw err;

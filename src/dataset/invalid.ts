@@ -28,6 +28,6 @@ export class InvalidLines {
   }
 }
 
-export function invalidDatasetError(name: string, invalid: InvalidLines): UsageError {
-  return new UsageError(`the dataset ${name} has ${invalid.summary()}; fix them or pass --skip-invalid.`);
+export function invalidDatasetError(name: string, invalid: InvalidLines, remedy = "fix them or pass --skip-invalid"): UsageError {
+  return new UsageError(`the dataset ${name} has ${invalid.summary()}; ${remedy}.`);
 }

@@ -6,7 +6,7 @@ import { InvalidLines } from "./invalid.js";
 import { eventElsewhere, Found, scanQuotedIds, TopLevelIds } from "./json-scan.js";
 import { parseLossless, stringifyLossless } from "./json-lossless.js";
 import { applyToRecord } from "./record-apply.js";
-import { fieldIds, recordIds } from "./record-ids.js";
+import { bothIds, fieldIds, recordIds, type IdReading } from "./record-ids.js";
 import { InvalidRecord, type DatasetType } from "./record-shape.js";
 
 // A dataset file holding one JSON array of records (academictwitteR's data_<id>.json, or any
@@ -285,6 +285,7 @@ export class ArrayApplier {
     private readonly index: EventIndex,
     private readonly audit: boolean,
     private readonly name: string,
+    private readonly keepKeyless = false,
   ) {
     this.scanner = new ArrayScanner({
       gap: (b, s, e) => this.layout.onGap(b, s, e),
@@ -380,7 +381,7 @@ export class ArrayApplier {
     }
     let outcome;
     try {
-      outcome = applyToRecord(value, this.type, index, this.counts, (id) => this.listRehydrate(id));
+      outcome = applyToRecord(value, this.type, index, this.counts, (id) => this.listRehydrate(id), this.keepKeyless);
     } catch (err) {
       if (err instanceof InvalidRecord) return this.bad(buf, s, e, no, err.why);
       throw err;
@@ -417,6 +418,7 @@ export class AutoApplier implements StreamApplier {
     private readonly index: EventIndex,
     private readonly audit: boolean,
     private readonly name: string,
+    private readonly keepKeyless = false,
   ) {}
 
   /** "element" for a JSON array, "line" otherwise. */
@@ -451,7 +453,7 @@ export class AutoApplier implements StreamApplier {
   }
 
   private choose(array: boolean): void {
-    this.inner = array ? new ArrayApplier(this.type, this.index, this.audit, this.name) : new DatasetApplier(this.type, this.index, this.audit);
+    this.inner = array ? new ArrayApplier(this.type, this.index, this.audit, this.name, this.keepKeyless) : new DatasetApplier(this.type, this.index, this.audit, this.keepKeyless);
     const held = this.held;
     this.held = [];
     for (const c of held) this.inner.push(c);
@@ -473,9 +475,9 @@ export interface ArrayExtraction {
 export async function extractArrayIds(
   input: AsyncIterable<Buffer>,
   name: string,
-  type: DatasetType,
+  type: IdReading,
   field: readonly string[] | undefined,
-  onId: ((id: string) => void) | undefined,
+  onId: ((id: string, type: DatasetType) => void) | undefined,
   onChunkDone: (() => Promise<void>) | undefined,
   signal: AbortSignal,
   stopOnInvalid: boolean,
@@ -494,8 +496,11 @@ export async function extractArrayIds(
         return;
       }
       let ids: string[];
+      let users: string[] | undefined;
       try {
-        ids = field ? fieldIds(value, field, fieldName) : recordIds(value, type);
+        if (field) ids = fieldIds(value, field, fieldName);
+        else if (type === "both") ({ tweets: ids, users } = bothIds(value));
+        else ids = recordIds(value, type);
       } catch (err) {
         if (err instanceof InvalidRecord) {
           result.invalid.add(no, err.why);
@@ -503,8 +508,12 @@ export async function extractArrayIds(
         }
         throw err;
       }
-      if (onId && (!stopOnInvalid || result.invalid.count === 0)) for (const id of ids) onId(id);
-      result.ids += ids.length;
+      if (onId && (!stopOnInvalid || result.invalid.count === 0)) {
+        const postType = type === "both" ? "tweets" : type;
+        for (const id of ids) onId(id, postType);
+        if (users) for (const id of users) onId(id, "users");
+      }
+      result.ids += ids.length + (users?.length ?? 0);
     },
   });
   try {

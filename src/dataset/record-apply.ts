@@ -36,14 +36,19 @@ export type Outcome =
 /** Told the ID of every record with a `rehydrate` event (repeats included). */
 export type OnRehydrate = (id: string) => void;
 
-export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, counts: ApplyCounts, onRehydrate?: OnRehydrate): Outcome {
+/**
+ * `keepKeyless`: a record with no ID of this type (a Post with no author, for users) is kept as it
+ * is, its copies still judged, instead of being invalid; sync applies its users results to Posts
+ * that may have no author field.
+ */
+export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, counts: ApplyCounts, onRehydrate?: OnRehydrate, keepKeyless = false): Outcome {
   if (!isObject(v)) throw new InvalidRecord("not a JSON object");
   if (isPage(v)) return applyToPage(v, type, index, counts, onRehydrate);
   // A user object has no Post ID, so Post results leave it as it is.
   if (type === "tweets" && isUserObject(v)) return { kind: "keep" };
   const key = type === "tweets" ? postId(v) : userKey(v);
-  if (key === undefined) throw new InvalidRecord(noIdWhy(v, type));
-  const kind = index.lookup(key);
+  if (key === undefined && !keepKeyless) throw new InvalidRecord(noIdWhy(v, type));
+  const kind = key === undefined ? Kind.none : index.lookup(key);
   if (kind === Kind.delete || (mayHoldCopies(v) && isRetweetOfRemoved(v, type, index))) {
     counts.removedRecords++;
     if (type === "users" && !isPostLike(v)) counts.removedUsers++;
@@ -58,7 +63,7 @@ export function applyToRecord(v: unknown, type: DatasetType, index: EventIndex, 
     case Kind.rehydrate:
       counts.untouchedRecords++;
       counts.rehydrateRecords++;
-      onRehydrate?.(key);
+      onRehydrate?.(key!);
       break;
     case Kind.other:
       counts.untouchedRecords++;

@@ -56,6 +56,33 @@ export function recordIds(v: unknown, type: DatasetType): string[] {
   return ids;
 }
 
+/** How `ids` reads a record: for one type, or (sync) for both from one parse. */
+export type IdReading = DatasetType | "both";
+
+/**
+ * Both kinds of ID of a record, from one parse (sync): its Post IDs and its user IDs as
+ * recordIds gives them. A record is invalid only when it has neither (a Post with no author has
+ * Post IDs and no user ID; a user object the reverse).
+ */
+export function bothIds(v: unknown): { tweets: string[]; users: string[] } {
+  let tweets: string[] = [];
+  let users: string[] = [];
+  let failed: InvalidRecord | undefined;
+  try {
+    tweets = recordIds(v, "tweets");
+  } catch (err) {
+    if (!(err instanceof InvalidRecord)) throw err;
+    failed = err;
+  }
+  try {
+    users = recordIds(v, "users");
+  } catch (err) {
+    if (!(err instanceof InvalidRecord)) throw err;
+    if (failed) throw failed;
+  }
+  return { tweets, users };
+}
+
 /**
  * `--field a.b.c`: the values at a dot path, fanning out over arrays (`data.id` on a page gives
  * every `data[].id`). Every value found must be an ID.

@@ -10,7 +10,7 @@ import type { DatasetFormat } from "../dataset/format.js";
 import { InvalidLines } from "../dataset/invalid.js";
 import { AutoApplier, extractArrayIds, sniffArray } from "../dataset/json-array.js";
 import { parseLossless } from "../dataset/json-lossless.js";
-import { fieldIds, recordIds } from "../dataset/record-ids.js";
+import { bothIds, fieldIds, recordIds, type IdReading } from "../dataset/record-ids.js";
 import { InvalidRecord, type DatasetType } from "../dataset/record-shape.js";
 
 // One dataset file (or stdin) for `ids` and `apply`, in whichever format it is: the code a single
@@ -55,9 +55,9 @@ export interface Extraction {
  */
 export async function extract(
   given: AsyncIterable<Buffer | string>,
-  type: DatasetType,
+  type: IdReading,
   field: readonly string[] | undefined,
-  onId: ((id: string) => void) | undefined,
+  onId: ((id: string, type: DatasetType) => void) | undefined,
   onChunkDone: (() => Promise<void>) | undefined,
   signal: AbortSignal,
   stopOnInvalid = true,
@@ -74,6 +74,8 @@ export async function extract(
     const text = buf.toString("utf8", start, end).trim();
     if (text === "") return;
     let ids: string[];
+    // With `both` (sync), `ids` are the Post IDs and `users` the user IDs of one parse.
+    let users: string[] | undefined;
     const c = text.charCodeAt(0);
     if (c >= 48 && c <= 57) {
       if (!/^[0-9]{1,19}$/.test(text)) {
@@ -91,7 +93,9 @@ export async function extract(
         return;
       }
       try {
-        ids = field ? fieldIds(value, field, fieldName) : recordIds(value, type);
+        if (field) ids = fieldIds(value, field, fieldName);
+        else if (type === "both") ({ tweets: ids, users } = bothIds(value));
+        else ids = recordIds(value, type);
       } catch (err) {
         if (err instanceof InvalidRecord) {
           result.invalid.add(lineNo, err.why);
@@ -100,8 +104,12 @@ export async function extract(
         throw err;
       }
     }
-    if (onId && (!stopOnInvalid || result.invalid.count === 0)) for (const id of ids) onId(id);
-    result.ids += ids.length;
+    if (onId && (!stopOnInvalid || result.invalid.count === 0)) {
+        const postType = type === "both" ? "tweets" : type;
+        for (const id of ids) onId(id, postType);
+        if (users) for (const id of users) onId(id, "users");
+      }
+    result.ids += ids.length + (users?.length ?? 0);
   });
   for await (const chunk of input) {
     if (signal.aborted) throw signal.reason;
@@ -170,8 +178,8 @@ export type FileApplier = UnitApplier;
  * `apply`'s applier for one dataset in its format: AutoApplier (JSON Lines or a JSON array) or
  * CsvApplier. `auditHeader` false leaves a CSV header out of the removed records.
  */
-export function datasetApplier(csv: boolean, type: DatasetType, index: EventIndex, audit: boolean, choice: CsvColumnChoice, name: string, auditHeader = true): FileApplier {
-  return csv ? new CsvApplier(type, index, audit, choice, name, auditHeader) : new AutoApplier(type, index, audit, name);
+export function datasetApplier(csv: boolean, type: DatasetType, index: EventIndex, audit: boolean, choice: CsvColumnChoice, name: string, auditHeader = true, keepKeyless = false): FileApplier {
+  return csv ? new CsvApplier(type, index, audit, choice, name, auditHeader) : new AutoApplier(type, index, audit, name, keepKeyless);
 }
 
 type Writes = Pick<Sink, "write">;

@@ -15,7 +15,7 @@ import { detectFormat, type DatasetFormat } from "../dataset/format.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import type { DatasetType } from "../dataset/record-shape.js";
-import { applyStream, datasetApplier, extractDataset } from "./dataset-file.js";
+import { applyStream, datasetApplier, extract, extractDataset } from "./dataset-file.js";
 
 // The dataset side of `compliant sync`: one read that collects every Post ID and every user ID
 // (and the dataset's SHA-256), and one pass that applies both result sets (dataset/chain.ts).
@@ -63,10 +63,18 @@ export class IdFileWriter {
     await this.fh.write(text);
   }
 
+  private closed = false;
+
+  /** Writes what is pending and closes the file (once; later calls do nothing). */
   async close(): Promise<void> {
-    await this.flush();
-    await this.fh.sync();
-    await this.fh.close();
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+      await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
   }
 }
 
@@ -87,6 +95,9 @@ function hashedRead(full: string, name: string, ctx: Context): { stream: AsyncIt
   return { stream, done: () => ({ bytes, sha256: sha.digest("hex") }) };
 }
 
+/** sync keeps no invalid record as it is (a record it cannot read may hold what must go). */
+const SYNC_REMEDY = "nothing was created: fix or remove them, then run the sync again";
+
 /** Collects both kinds of ID from one stream (tee'd: one read, two parses side by side). */
 async function collectStream(
   stream: AsyncIterable<Buffer>,
@@ -97,14 +108,23 @@ async function collectStream(
   signal: AbortSignal,
 ): Promise<number> {
   const sniff = await detectFormat(stream, full, fmt.format, fmt.choice);
-  const csv = sniff.format === "csv";
+  const flush = async () => {
+    await into.tweets.flush();
+    await into.users.flush();
+  };
+  if (sniff.format !== "csv") {
+    // JSON: one parse gives both kinds (a record is invalid only when it has neither).
+    const r = await extract(sniff.stream, "both", undefined, (id, type) => into[type].add(id), flush, signal, true, name);
+    if (r.invalid.count > 0) throw invalidDatasetError(name, r.invalid, SYNC_REMEDY);
+    return r.lines;
+  }
+  // CSV: the Post and the user column are read by two readers of the same bytes.
   const [a, b] = tee(sniff.stream, 2);
   const one = (src: AsyncIterable<Buffer>, type: DatasetType) =>
-    extractDataset(src, { csv, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => into[type].flush(), signal);
+    extractDataset(src, { csv: true, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => into[type].flush(), signal);
   const [t, u] = await Promise.all([one(a!, "tweets"), one(b!, "users")]);
-  // A record with no Post ID fails the tweets reading, one with no user the users reading.
-  if (t.invalid.count > 0) throw invalidDatasetError(name, t.invalid);
-  if (u.invalid.count > 0) throw invalidDatasetError(name, u.invalid);
+  if (t.invalid.count > 0) throw invalidDatasetError(name, t.invalid, SYNC_REMEDY);
+  if (u.invalid.count > 0) throw invalidDatasetError(name, u.invalid, SYNC_REMEDY);
   return t.lines;
 }
 
@@ -205,7 +225,7 @@ async function applyFile(
   const sniff = await detectFormat(read.stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
   // A CSV header goes to the removed file once: from the first stage of the first CSV file.
-  const appliers = stages.map((s, i) => datasetApplier(csv, s.type, s.index, audit !== undefined, fmt.choice, name, i === 0 && auditHeader.first));
+  const appliers = stages.map((s, i) => datasetApplier(csv, s.type, s.index, audit !== undefined, fmt.choice, name, i === 0 && auditHeader.first, true));
   if (csv && audit) auditHeader.first = false;
   const chain = new ChainApplier(appliers);
   const sha = createHash("sha256");
@@ -216,7 +236,7 @@ async function applyFile(
     await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: undefined }, ctx.signal, () =>
       ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`),
     );
-    if (chain.invalid.count > 0) throw invalidDatasetError(name, chain.invalid);
+    if (chain.invalid.count > 0) throw invalidDatasetError(name, chain.invalid, SYNC_REMEDY);
     const input = read.done();
     if (expected !== undefined && input.sha256 !== expected) throw changedError(name);
     // A gzip sink writes its last bytes on commit: the hash is complete only after that.

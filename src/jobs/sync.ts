@@ -131,10 +131,14 @@ class SyncStore {
     });
   }
 
+  async removeIdFiles(): Promise<void> {
+    for (const t of TYPES) await unlink(this.idsFile(t)).catch(() => undefined);
+  }
+
   /** Removes the record, the ID files and any temp file a killed save left. */
   async remove(): Promise<void> {
     await unlink(this.file).catch(() => undefined);
-    for (const t of TYPES) await unlink(this.idsFile(t)).catch(() => undefined);
+    await this.removeIdFiles();
     const prefix = `sync-${this.key}.sync.`;
     const left = await readdir(this.dir).catch(() => [] as string[]);
     for (const f of left) if (f.startsWith(prefix) && f.endsWith(".tmp")) await unlink(join(this.dir, f)).catch(() => undefined);
@@ -298,9 +302,15 @@ class SyncRun {
     try {
       ctx.log.progress(`collecting Post and user IDs from ${plan.ds.name}`);
       collected = await collectIds(plan.ds, this.fmt, writers, ctx);
+    } catch (err) {
+      // A dataset that cannot be read leaves no ID file behind (a record, if any, stays to resume).
+      await writers.tweets.close().catch(() => undefined);
+      await writers.users.close().catch(() => undefined);
+      await store.removeIdFiles();
+      throw err;
     } finally {
-      await writers.tweets.close();
-      await writers.users.close();
+      await writers.tweets.close().catch(() => undefined);
+      await writers.users.close().catch(() => undefined);
       ctx.log.done();
     }
     const ids = { tweets: writers.tweets.count, users: writers.users.count };

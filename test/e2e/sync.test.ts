@@ -299,3 +299,23 @@ test("a dataset of user objects: no Post IDs are taken from it, Post results nev
   assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 0, scrubbed: 1 });
   assert.match(r.stderr, /Posts: 0 IDs checked \(no job: none in the dataset\)/);
 });
+
+test("sync on Posts with no author field checks their Post IDs only; an unreadable dataset is exit 2 with nothing created and no job", async (t) => {
+  const dir = await tempDir(t, "compliant-sync-noauthor-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  const kept = `{"id":"${P("151")}","text":"no author, kept"}\n`;
+  await writeFile(join(dir, "plain.jsonl"), `{"id":"${P("100")}","text":"no author, deleted"}\n${kept}`);
+  const r = await runCli(["sync", "plain.jsonl", "-o", "clean.jsonl", "--interval", "0.05"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), kept);
+  assert.deepEqual(emu.jobs().map((j) => j.type), ["tweets"]);
+
+  await writeFile(join(dir, "bad.jsonl"), `${kept}{"id": cut\n`);
+  const bad = await runCli(["sync", "bad.jsonl", "-o", "bad.clean.jsonl"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim().split("\n").at(-1), "compliant: the dataset bad.jsonl has 1 invalid line (line 2: not JSON); nothing was created: fix or remove them, then run the sync again.");
+  assert.equal(emu.jobs().length, 1, "no job for a dataset that cannot be read");
+  assert.deepEqual((await readdir(dir)).sort(), [".state", "bad.jsonl", "clean.jsonl", "compliance-ledger.jsonl", "plain.jsonl"]);
+  assert.deepEqual(await readdir(join(dir, ".state", "compliant")), ["results"]);
+  assert.equal((await ledgerOf(dir)).length, 1);
+});
