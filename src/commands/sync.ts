@@ -9,6 +9,7 @@ const options = (z: Zod) =>
     output: z.string().min(1).optional(),
     inPlace: z.boolean().optional(),
     removed: z.string().min(1).optional(),
+    rehydrate: z.string().min(1).optional(),
     resultsDir: z.string().min(1).optional(),
     ledger: z.string().min(1).optional(),
     interval: z.number().optional(),
@@ -29,6 +30,7 @@ export const define: Define = (on) =>
     .option("-o, --output <path>", "where to write the clean dataset (a folder for several files or a folder)")
     .option("--in-place", "replace the dataset (one file) with its clean copy, atomically, once everything succeeded")
     .option("--removed <path>", "also write what was removed to this file, for audit")
+    .option("--rehydrate <path>", "also list the IDs of Posts that were edited (action rehydrate), one per line, to fetch them again")
     .option("--results-dir <dir>", "keep both results files in this folder (default: results/ in the state folder)")
     .option("--ledger <file>", "append the ledger line here (default: compliance-ledger.jsonl beside the output)")
     .option("--interval <seconds>", `seconds between status polls (0.01 to ${MAX_INTERVAL_S}; default 30, 1 with --emulator)`, seconds("--interval", MAX_INTERVAL_S))

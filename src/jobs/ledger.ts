@@ -33,6 +33,7 @@ export interface LedgerEntry {
   dataset: { path: string; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
   output: { path: string; in_place: boolean; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
   removed_file: string | null;
+  rehydrate_file: string | null;
   types: { tweets: LedgerTypeEntry; users: LedgerTypeEntry };
   records: {
     read: number;
@@ -44,6 +45,8 @@ export interface LedgerEntry {
     /** Posts removed because their author has a user delete event (deleted, suspended, protected, deactivated, …). */
     removed_for_author: number;
     scrubbed: number;
+    /** Posts kept as stored although edited (action rehydrate): their IDs go to `--rehydrate`. */
+    rehydrate: number;
   };
 }
 

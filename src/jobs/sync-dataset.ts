@@ -165,6 +165,27 @@ function fileEntry(f: DatasetFile, buf: Buffer): { base: string; sha256: string;
   return { base: f.base, bytes: buf.length, sha256: createHash("sha256").update(buf).digest("hex") };
 }
 
+/** What an apply writes beside the output: removed records (`--removed`) and rehydrate IDs (`--rehydrate`). */
+export interface Side {
+  removed: Sink | undefined;
+  rehydrate: RehydrateList | undefined;
+}
+
+/** `--rehydrate`: the IDs of records kept out of date (action rehydrate), each once over the run. */
+export class RehydrateList {
+  private readonly listed = new IdSet();
+  count = 0;
+  constructor(readonly sink: Sink) {}
+
+  /** Takes newline-ended ID lines (as the appliers give them). */
+  async write(pieces: Buffer[]): Promise<void> {
+    if (pieces.length === 0) return;
+    const ids = Buffer.concat(pieces).toString("latin1").split("\n").filter((id) => id !== "" && this.listed.add(id));
+    this.count += ids.length;
+    if (ids.length > 0) await this.sink.write([Buffer.from(`${ids.join("\n")}\n`, "latin1")]);
+  }
+}
+
 /** One result set to apply: its type and index. */
 export interface Stage {
   type: DatasetType;
@@ -216,7 +237,7 @@ async function applyFile(
   target: string,
   stages: readonly Stage[],
   fmt: FormatChoice,
-  audit: Sink | undefined,
+  side: Side,
   expected: string | undefined,
   auditHeader: { first: boolean },
   ctx: Context,
@@ -225,6 +246,7 @@ async function applyFile(
   const sniff = await detectFormat(read.stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
   // A CSV header goes to the removed file once: from the first stage of the first CSV file.
+  const audit = side.removed;
   const appliers = stages.map((s, i) => datasetApplier(csv, s.type, s.index, audit !== undefined, fmt.choice, name, i === 0 && auditHeader.first, true));
   if (csv && audit) auditHeader.first = false;
   const chain = new ChainApplier(appliers);
@@ -233,7 +255,7 @@ async function applyFile(
   const before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> } = {};
   const sink = compressedByName(target, hashing(await atomicFileSink(target), sha, counter, before));
   try {
-    await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: undefined }, ctx.signal, () =>
+    await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: side.rehydrate }, ctx.signal, () =>
       ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`),
     );
     if (chain.invalid.count > 0) throw invalidDatasetError(name, chain.invalid, SYNC_REMEDY);
@@ -273,12 +295,13 @@ export async function applyStages(
   outFull: string,
   stages: readonly Stage[],
   fmt: FormatChoice,
-  audit: Sink | undefined,
+  side: Side,
   expected: Fingerprint,
   ctx: Context,
 ): Promise<ApplyOutcome> {
+  const audit = side.removed;
   if (ds.kind === "file") {
-    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, audit, expected.sha256, { first: true }, ctx);
+    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, side, expected.sha256, { first: true }, ctx);
     return {
       stages: r.counts,
       records: r.records,
@@ -312,8 +335,10 @@ export async function applyStages(
         let users: Buffer | undefined = read.usersBuf;
         for (let i = 0; i < stages.length && data !== undefined; i++) {
           if (i > 0) read = parsePage(page, ds.name, data, users);
-          const out = applyToPageFiles(read, stages[i]!.type, stages[i]!.index, counts[i]!, () => undefined);
+          const edited: string[] = [];
+          const out = applyToPageFiles(read, stages[i]!.type, stages[i]!.index, counts[i]!, (id) => edited.push(`${id}\n`));
           if (audit) await audit.write(out.removed.map((r) => Buffer.from(`${stringifyLossless(r)}\n`)));
+          if (side.rehydrate && edited.length > 0) await side.rehydrate.write([Buffer.from(edited.join(""), "latin1")]);
           data = out.data ? Buffer.concat(out.data) : undefined;
           users = out.users ? Buffer.concat(out.users) : undefined;
         }
@@ -335,7 +360,7 @@ export async function applyStages(
       }
     } else {
       for (const f of plan.files) {
-        const r = await applyFile(f.full, f.name, staged.path(f.base), stages, fmt, audit, undefined, auditHeader, ctx);
+        const r = await applyFile(f.full, f.name, staged.path(f.base), stages, fmt, side, undefined, auditHeader, ctx);
         await r.sink.commit();
         inEntries.push({ base: f.base, ...r.input });
         outEntries.push({ base: f.base, ...r.out() });

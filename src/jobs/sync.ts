@@ -19,7 +19,7 @@ import { VERSION } from "../version.js";
 import { runAll } from "./all.js";
 import { appendLedger, LEDGER_FILE, readLedger, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
 import { lockInStateDir } from "./state.js";
-import { applyStages, collectIds, fingerprintOf, IdFileWriter, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
+import { applyStages, collectIds, fingerprintOf, IdFileWriter, RehydrateList, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
 
 /** What `compliant sync` is told (commands/sync.ts declares and checks the flags). */
 export interface SyncOptions {
@@ -27,6 +27,7 @@ export interface SyncOptions {
   output?: string;
   inPlace?: boolean;
   removed?: string;
+  rehydrate?: string;
   resultsDir?: string;
   ledger?: string;
   interval?: number;
@@ -49,6 +50,7 @@ export interface SyncSummary {
   in_place: boolean;
   ledger: string;
   removed_file: string | null;
+  rehydrate_file: string | null;
   types: Record<JobType, { ids_checked: number; ids_needing_action: number; jobs: string[]; results_file: string | null }>;
   records: LedgerEntry["records"];
   started_at: string;
@@ -157,6 +159,7 @@ interface Plan {
   outFull: string;
   inPlace: boolean;
   removedFull: string | undefined;
+  rehydrateFull: string | undefined;
   ledgerFull: string;
   resultsDir: string;
   stateDir: string;
@@ -211,6 +214,15 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     }
     taken.push({ full: removedFull, what: "removed file" });
   }
+  let rehydrateFull: string | undefined;
+  if (opts.rehydrate !== undefined) {
+    if (opts.rehydrate === "-") throw new UsageError("--rehydrate needs a file path (stdout carries the summary).");
+    rehydrateFull = await checkOutputFile(ctx.cwd, opts.rehydrate, "rehydrate file", { force: Boolean(opts.force), inputs: taken });
+    if (many && (rehydrateFull.startsWith(outFull + sep) || rehydrateFull.startsWith(`${outFull}.partial${sep}`))) {
+      throw new UsageError(`the rehydrate file ${opts.rehydrate} is inside the output folder ${opts.output}; write it beside the folder.`);
+    }
+    taken.push({ full: rehydrateFull, what: "rehydrate file" });
+  }
   const ledgerFull = resolve(ctx.cwd, opts.ledger ?? join(dirname(outFull), LEDGER_FILE));
   await checkLedger(ctx, ledgerFull, taken);
   const resultsDir = opts.resultsDir !== undefined ? resolve(ctx.cwd, opts.resultsDir) : join(stateDir, "results");
@@ -219,7 +231,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (!st?.isDirectory()) throw new UsageError(`the results folder ${opts.resultsDir} does not exist or is not a folder; create it or choose another --results-dir.`);
   }
   if (resultsDir === outFull || resultsDir.startsWith(outFull + sep)) throw new UsageError(`the results folder is inside the output ${shown(ctx.cwd, outFull)}; choose another --results-dir.`);
-  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, ledgerFull, resultsDir, stateDir };
+  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, rehydrateFull, ledgerFull, resultsDir, stateDir };
 }
 
 /** The ledger must be appendable now, so a run never does all the work and then fails on it. */
@@ -423,12 +435,15 @@ class SyncRun {
       if (r) stages.push({ type, index: r.loaded.index });
     }
     let audit: Sink | undefined;
-    if (plan.removedFull !== undefined) audit = compressedByName(plan.removedFull, await atomicFileSink(plan.removedFull));
+    let refetch: RehydrateList | undefined;
     let outcome;
     try {
-      outcome = stages.length === 0 ? undefined : await applyStages(plan.ds, plan.outFull, stages, this.fmt, audit, record.dataset, ctx);
+      if (plan.removedFull !== undefined) audit = compressedByName(plan.removedFull, await atomicFileSink(plan.removedFull));
+      if (plan.rehydrateFull !== undefined) refetch = new RehydrateList(await atomicFileSink(plan.rehydrateFull));
+      outcome = stages.length === 0 ? undefined : await applyStages(plan.ds, plan.outFull, stages, this.fmt, { removed: audit, rehydrate: refetch }, record.dataset, ctx);
     } catch (err) {
       await audit?.abort();
+      await refetch?.sink.abort();
       throw err;
     } finally {
       ctx.log.done();
@@ -445,12 +460,14 @@ class SyncRun {
         removed_for_own_event: (tweets?.removedRecords ?? 0) + (users?.removedUsers ?? 0),
         removed_for_author: (users?.removedRecords ?? 0) - (users?.removedUsers ?? 0),
         scrubbed: (tweets?.scrubbedRecords ?? 0) + (users?.scrubbedRecords ?? 0),
+        rehydrate: tweets?.rehydrateRecords ?? 0,
       },
       sha: { ...(results.tweets ? { tweets: results.tweets.sha256 } : {}), ...(results.users ? { users: results.users.sha256 } : {}) },
     };
     let output: Fingerprint;
     try {
       if (audit) await audit.commit();
+      if (refetch) await refetch.sink.commit();
       output = outcome
         ? await outcome.commit(async (fp) => {
             record.output = fp;
@@ -499,6 +516,7 @@ class SyncRun {
       dataset: { path: plan.datasetFull, bytes: record.dataset.bytes, sha256: record.dataset.sha256, sha256_of: record.dataset.of },
       output: { path: plan.outFull, in_place: plan.inPlace, bytes: output.bytes, sha256: output.sha256, sha256_of: output.of },
       removed_file: plan.removedFull ?? null,
+      rehydrate_file: plan.rehydrateFull ?? null,
       types: { tweets: typeEntry("tweets"), users: typeEntry("users") },
       records: c.records,
     };
@@ -517,6 +535,7 @@ class SyncRun {
       in_place: plan.inPlace,
       ledger: shown(ctx.cwd, plan.ledgerFull),
       removed_file: plan.removedFull === undefined ? null : shown(ctx.cwd, plan.removedFull),
+      rehydrate_file: plan.rehydrateFull === undefined ? null : shown(ctx.cwd, plan.rehydrateFull),
       types: {
         tweets: { ids_checked: entry.types.tweets.ids_checked, ids_needing_action: entry.types.tweets.ids_needing_action, jobs: entry.types.tweets.jobs.map((j) => j.id), results_file: entry.types.tweets.results_file && shown(ctx.cwd, entry.types.tweets.results_file) },
         users: { ids_checked: entry.types.users.ids_checked, ids_needing_action: entry.types.users.ids_needing_action, jobs: entry.types.users.jobs.map((j) => j.id), results_file: entry.types.users.results_file && shown(ctx.cwd, entry.types.users.results_file) },
@@ -537,8 +556,8 @@ export function syncText(s: SyncSummary): string {
   return [
     `Posts: ${t.tweets.ids_checked} IDs checked${jobs(t.tweets.jobs)}, ${t.tweets.ids_needing_action} needing action`,
     `users: ${t.users.ids_checked} IDs checked${jobs(t.users.jobs)}, ${t.users.ids_needing_action} needing action`,
-    `records: ${r.read} read; removed ${r.removed_for_own_event} for their own event and ${r.removed_for_author} for their author's; scrubbed ${r.scrubbed}`,
-    `wrote ${s.output}${s.in_place ? " (in place)" : ""}${s.removed_file ? ` and ${s.removed_file}` : ""}; recorded in ${s.ledger}`,
+    `records: ${r.read} read; removed ${r.removed_for_own_event} for their own event and ${r.removed_for_author} for their author's; scrubbed ${r.scrubbed}${r.rehydrate ? `; ${r.rehydrate} kept out of date (edited: ${s.rehydrate_file ? `IDs listed in ${s.rehydrate_file}` : "pass --rehydrate <file> to list them for fetching again"})` : ""}`,
+    `wrote ${s.output}${s.in_place ? " (in place)" : ""}${[s.removed_file, s.rehydrate_file].filter((f) => f !== null).map((f) => ` and ${f}`).join("")}; recorded in ${s.ledger}`,
     "",
   ].join("\n");
 }

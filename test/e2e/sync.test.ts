@@ -22,7 +22,7 @@ interface Ledger {
   dataset: { path: string; sha256: string; bytes: number; sha256_of: string };
   output: { path: string; sha256: string; in_place: boolean };
   types: Record<"tweets" | "users", { jobs: Array<{ id: string; ids: number }>; ids_checked: number; ids_needing_action: number; by_action: Record<string, number>; results_file: string | null }>;
-  records: { read: number; removed_for_own_event: number; removed_for_author: number; scrubbed: number };
+  records: { read: number; removed_for_own_event: number; removed_for_author: number; scrubbed: number; rehydrate: number };
 }
 
 async function ledgerOf(dir: string, name = "compliance-ledger.jsonl"): Promise<Ledger[]> {
@@ -83,7 +83,7 @@ test("sync on twarc2 pages: Post events, the author cascade, includes entries an
   assert.equal(entry!.types.users.ids_checked, 4);
   assert.deepEqual(entry!.types.tweets.by_action, { delete: 2, scrub_geo: 1 });
   assert.deepEqual(entry!.types.users.by_action, { delete: 1 });
-  assert.deepEqual(entry!.records, { read: 4, removed_for_own_event: 3, removed_for_author: 2, scrubbed: 1 });
+  assert.deepEqual(entry!.records, { read: 4, removed_for_own_event: 3, removed_for_author: 2, scrubbed: 1, rehydrate: 0 });
   const jobs = emu.jobs();
   assert.deepEqual(jobs.map((j) => j.type).sort(), ["tweets", "users"]);
   assert.deepEqual([entry!.types.tweets.jobs[0]!.id, entry!.types.users.jobs[0]!.id].sort(), jobs.map((j) => j.id).sort());
@@ -109,7 +109,7 @@ test("sync --in-place on a gzipped file replaces it atomically with a gzipped cl
   assert.equal(gunzipSync(await readFile(join(dir, "archive.jsonl.gz"))).toString(), EXPECTED_TWARC2);
   const summary = JSON.parse(r.stdout) as { in_place: boolean; records: Ledger["records"] };
   assert.equal(summary.in_place, true);
-  assert.deepEqual(summary.records, { read: 4, removed_for_own_event: 3, removed_for_author: 2, scrubbed: 1 });
+  assert.deepEqual(summary.records, { read: 4, removed_for_own_event: 3, removed_for_author: 2, scrubbed: 1, rehydrate: 0 });
   const [entry] = await ledgerOf(dir);
   assert.equal(entry!.output.in_place, true);
   assert.equal(entry!.output.path, join(dir, "archive.jsonl.gz"));
@@ -157,7 +157,7 @@ test("sync on twarc2 flattened and v1.1 Posts: embedded copies and authors follo
   const [entry] = await ledgerOf(dir2);
   assert.equal(entry!.types.tweets.ids_checked, 4); // 181, 400 (only embedded), 182, 252
   assert.equal(entry!.types.users.ids_checked, 3); // 060, 070 (only embedded), 001
-  assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 1, scrubbed: 0 });
+  assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 1, scrubbed: 0, rehydrate: 0 });
 });
 
 test("sync on an academictwitteR folder writes the same layout, without what either result set removes", async (t) => {
@@ -183,7 +183,7 @@ test("sync on an academictwitteR folder writes the same layout, without what eit
   for (const f of ["data_2.json", "users_2.json", "query"]) assert.deepEqual(await readFile(join(out, f)), await readFile(join(src, f)), f);
   const [entry] = await ledgerOf(dir);
   assert.equal(entry!.dataset.sha256_of, "manifest");
-  assert.deepEqual(entry!.records, { read: 4, removed_for_own_event: 2, removed_for_author: 1, scrubbed: 0 });
+  assert.deepEqual(entry!.records, { read: 4, removed_for_own_event: 2, removed_for_author: 1, scrubbed: 0, rehydrate: 0 });
 });
 
 test("sync refuses bad invocations with exit 2 and creates nothing", async (t) => {
@@ -231,7 +231,7 @@ test("history: newest first, exit 0 within --max-age, 1 when older or when nothi
       tweets: { jobs: [], ids_checked: 10, ids_needing_action: 2, by_action: {}, by_reason: {}, errors: {}, results_file: null, results_sha256: null },
       users: { jobs: [], ids_checked: 5, ids_needing_action: 1, by_action: {}, by_reason: {}, errors: {}, results_file: null, results_sha256: null },
     },
-    records: { read: 10, removed_for_own_event: 2, removed_for_author: 1, scrubbed: 0 },
+    records: { read: 10, removed_for_own_event: 2, removed_for_author: 1, scrubbed: 0, rehydrate: 0 },
   });
   await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(30, "/data/old.jsonl")) + line(entry(2, "/data/new.jsonl")));
   const fresh = await runCli(["history"], { cwd: dir });
@@ -296,7 +296,7 @@ test("a dataset of user objects: no Post IDs are taken from it, Post results nev
   assert.equal(entry!.types.tweets.ids_checked, 0);
   assert.deepEqual(entry!.types.tweets.jobs, []);
   assert.equal(entry!.types.users.ids_checked, 3);
-  assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 0, scrubbed: 1 });
+  assert.deepEqual(entry!.records, { read: 3, removed_for_own_event: 1, removed_for_author: 0, scrubbed: 1, rehydrate: 0 });
   assert.match(r.stderr, /Posts: 0 IDs checked \(no job: none in the dataset\)/);
 });
 
@@ -318,4 +318,24 @@ test("sync on Posts with no author field checks their Post IDs only; an unreadab
   assert.deepEqual((await readdir(dir)).sort(), [".state", "bad.jsonl", "clean.jsonl", "compliance-ledger.jsonl", "plain.jsonl"]);
   assert.deepEqual(await readdir(join(dir, ".state", "compliant")), ["results"]);
   assert.equal((await ledgerOf(dir)).length, 1);
+});
+
+test("sync --rehydrate lists the edited Posts it keeps as stored; without it the summary says how to list them", async (t) => {
+  const dir = await tempDir(t, "compliant-sync-rehydrate-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  // …11: rehydrate/tweet_edited; …12: rehydrate then delete (the delete wins).
+  const edited = `{"id":"${P("211")}","author_id":"${U("060")}","text":"edited since"}\n`;
+  await writeFile(join(dir, "a.jsonl"), edited + `{"id":"${P("212")}","author_id":"${U("060")}","text":"edited, then deleted"}\n`);
+  const r = await runCli(["sync", "a.jsonl", "-o", "clean.jsonl", "--rehydrate", "refetch.txt", "--interval", "0.05"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), edited);
+  assert.equal(await readFile(join(dir, "refetch.txt"), "utf8"), `${P("211")}\n`);
+  assert.match(r.stderr, /1 kept out of date \(edited: IDs listed in refetch\.txt\)/);
+  const [entry] = await ledgerOf(dir);
+  assert.equal(entry!.records.rehydrate, 1);
+  assert.equal((entry as unknown as { rehydrate_file: string }).rehydrate_file, join(dir, "refetch.txt"));
+
+  const again = await runCli(["sync", "a.jsonl", "-o", "clean2.jsonl", "--interval", "0.05"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /1 kept out of date \(edited: pass --rehydrate <file> to list them for fetching again\)/);
 });
