@@ -6,7 +6,7 @@ import { InvalidLines } from "./invalid.js";
 import { eventElsewhere, Found, scanQuotedIds, TopLevelIds } from "./json-scan.js";
 import { parseLossless, stringifyLossless } from "./json-lossless.js";
 import { applyToRecord } from "./record-apply.js";
-import { bothIds, fieldIds, recordIds, type IdReading } from "./record-ids.js";
+import { emitRecordIds, type IdReading } from "./record-ids.js";
 import { InvalidRecord, type DatasetType } from "./record-shape.js";
 
 // A dataset file holding one JSON array of records (academictwitteR's data_<id>.json, or any
@@ -483,7 +483,6 @@ export async function extractArrayIds(
   stopOnInvalid: boolean,
 ): Promise<ArrayExtraction> {
   const result: ArrayExtraction = { invalid: new InvalidLines("element"), ids: 0, lines: 0 };
-  const fieldName = field?.join(".") ?? "";
   const scanner = new ArrayScanner({
     gap: () => undefined,
     element: (buf, s, e, no) => {
@@ -495,12 +494,8 @@ export async function extractArrayIds(
         result.invalid.add(no, "not JSON");
         return;
       }
-      let ids: string[];
-      let users: string[] | undefined;
       try {
-        if (field) ids = fieldIds(value, field, fieldName);
-        else if (type === "both") ({ tweets: ids, users } = bothIds(value));
-        else ids = recordIds(value, type);
+        result.ids += emitRecordIds(value, type, field, onId, !stopOnInvalid || result.invalid.count === 0);
       } catch (err) {
         if (err instanceof InvalidRecord) {
           result.invalid.add(no, err.why);
@@ -508,12 +503,6 @@ export async function extractArrayIds(
         }
         throw err;
       }
-      if (onId && (!stopOnInvalid || result.invalid.count === 0)) {
-        const postType = type === "both" ? "tweets" : type;
-        for (const id of ids) onId(id, postType);
-        if (users) for (const id of users) onId(id, "users");
-      }
-      result.ids += ids.length + (users?.length ?? 0);
     },
   });
   try {

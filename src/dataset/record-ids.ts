@@ -84,6 +84,31 @@ export function bothIds(v: unknown): { tweets: string[]; users: string[] } {
 }
 
 /**
+ * `ids` on one parsed record: its IDs for the reading (`--field`'s values when a field is given),
+ * told to `onId` with their type when `emit` is true; InvalidRecord when it has none. Returns how
+ * many there were.
+ */
+export function emitRecordIds(
+  value: unknown,
+  reading: IdReading,
+  field: readonly string[] | undefined,
+  onId: ((id: string, type: DatasetType) => void) | undefined,
+  emit: boolean,
+): number {
+  let ids: string[];
+  let users: string[] | undefined;
+  if (field) ids = fieldIds(value, field, field.join("."));
+  else if (reading === "both") ({ tweets: ids, users } = bothIds(value));
+  else ids = recordIds(value, reading);
+  if (onId && emit) {
+    const postType = reading === "both" ? "tweets" : reading;
+    for (const id of ids) onId(id, postType);
+    if (users) for (const id of users) onId(id, "users");
+  }
+  return ids.length + (users?.length ?? 0);
+}
+
+/**
  * `--field a.b.c`: the values at a dot path, fanning out over arrays (`data.id` on a page gives
  * every `data[].id`). Every value found must be an ID.
  */

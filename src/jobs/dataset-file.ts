@@ -10,7 +10,7 @@ import type { DatasetFormat } from "../dataset/format.js";
 import { InvalidLines } from "../dataset/invalid.js";
 import { AutoApplier, extractArrayIds, sniffArray } from "../dataset/json-array.js";
 import { parseLossless } from "../dataset/json-lossless.js";
-import { bothIds, fieldIds, recordIds, type IdReading } from "../dataset/record-ids.js";
+import { emitRecordIds, type IdReading } from "../dataset/record-ids.js";
 import { InvalidRecord, type DatasetType } from "../dataset/record-shape.js";
 
 // One dataset file (or stdin) for `ids` and `apply`, in whichever format it is: the code a single
@@ -68,48 +68,39 @@ export async function extract(
   if (sniffed.array) return { ...(await extractArrayIds(sniffed.input, name, type, field, onId, onChunkDone, signal, stopOnInvalid)), unit: "element" };
   const input = sniffed.input;
   const result: Extraction = { invalid: new InvalidLines(), ids: 0, lines: 0 };
-  const fieldName = field?.join(".") ?? "";
   const splitter = new LineSplitter((buf, start, end, lineNo) => {
     result.lines++;
     const text = buf.toString("utf8", start, end).trim();
     if (text === "") return;
-    let ids: string[];
-    // With `both` (sync), `ids` are the Post IDs and `users` the user IDs of one parse.
-    let users: string[] | undefined;
     const c = text.charCodeAt(0);
+    const emit = !stopOnInvalid || result.invalid.count === 0;
     if (c >= 48 && c <= 57) {
       if (!/^[0-9]{1,19}$/.test(text)) {
         result.invalid.add(lineNo, /^[0-9]+$/.test(text) ? "not an ID (more than 19 digits)" : "not an ID or JSON");
         return;
       }
-      ids = [text];
-    } else {
-      let value: unknown;
-      try {
-        if (c !== 123) throw new Error("not an object");
-        value = parseLossless(text);
-      } catch {
-        result.invalid.add(lineNo, "not JSON");
+      // A plain ID line: an ID of the reading's type (a Post ID when sync reads both).
+      if (onId && emit) onId(text, type === "both" ? "tweets" : type);
+      result.ids++;
+      return;
+    }
+    let value: unknown;
+    try {
+      if (c !== 123) throw new Error("not an object");
+      value = parseLossless(text);
+    } catch {
+      result.invalid.add(lineNo, "not JSON");
+      return;
+    }
+    try {
+      result.ids += emitRecordIds(value, type, field, onId, emit);
+    } catch (err) {
+      if (err instanceof InvalidRecord) {
+        result.invalid.add(lineNo, err.why);
         return;
       }
-      try {
-        if (field) ids = fieldIds(value, field, fieldName);
-        else if (type === "both") ({ tweets: ids, users } = bothIds(value));
-        else ids = recordIds(value, type);
-      } catch (err) {
-        if (err instanceof InvalidRecord) {
-          result.invalid.add(lineNo, err.why);
-          return;
-        }
-        throw err;
-      }
+      throw err;
     }
-    if (onId && (!stopOnInvalid || result.invalid.count === 0)) {
-        const postType = type === "both" ? "tweets" : type;
-        for (const id of ids) onId(id, postType);
-        if (users) for (const id of users) onId(id, "users");
-      }
-    result.ids += ids.length + (users?.length ?? 0);
   });
   for await (const chunk of input) {
     if (signal.aborted) throw signal.reason;

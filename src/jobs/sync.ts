@@ -205,24 +205,19 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: Boolean(opts.force), inputs, datasetFolder: folder });
   }
   const taken = [...inputs, { full: outFull, what: "output" }];
-  let removedFull: string | undefined;
-  if (opts.removed !== undefined) {
-    if (opts.removed === "-") throw new UsageError("--removed needs a file path (stdout carries the summary).");
-    removedFull = await checkOutputFile(ctx.cwd, opts.removed, "removed file", { force: Boolean(opts.force), inputs: taken });
-    if (many && (removedFull.startsWith(outFull + sep) || removedFull.startsWith(`${outFull}.partial${sep}`))) {
-      throw new UsageError(`the removed file ${opts.removed} is inside the output folder ${opts.output}; write it beside the folder.`);
+  // --removed and --rehydrate: files of their own, beside (never inside) an output folder.
+  const sideFile = async (path: string | undefined, what: string, flag: string): Promise<string | undefined> => {
+    if (path === undefined) return undefined;
+    if (path === "-") throw new UsageError(`${flag} needs a file path (stdout carries the summary).`);
+    const full = await checkOutputFile(ctx.cwd, path, what, { force: Boolean(opts.force), inputs: taken });
+    if (many && (full.startsWith(outFull + sep) || full.startsWith(`${outFull}.partial${sep}`))) {
+      throw new UsageError(`the ${what} ${path} is inside the output folder ${opts.output}; write it beside the folder.`);
     }
-    taken.push({ full: removedFull, what: "removed file" });
-  }
-  let rehydrateFull: string | undefined;
-  if (opts.rehydrate !== undefined) {
-    if (opts.rehydrate === "-") throw new UsageError("--rehydrate needs a file path (stdout carries the summary).");
-    rehydrateFull = await checkOutputFile(ctx.cwd, opts.rehydrate, "rehydrate file", { force: Boolean(opts.force), inputs: taken });
-    if (many && (rehydrateFull.startsWith(outFull + sep) || rehydrateFull.startsWith(`${outFull}.partial${sep}`))) {
-      throw new UsageError(`the rehydrate file ${opts.rehydrate} is inside the output folder ${opts.output}; write it beside the folder.`);
-    }
-    taken.push({ full: rehydrateFull, what: "rehydrate file" });
-  }
+    taken.push({ full, what });
+    return full;
+  };
+  const removedFull = await sideFile(opts.removed, "removed file", "--removed");
+  const rehydrateFull = await sideFile(opts.rehydrate, "rehydrate file", "--rehydrate");
   const ledgerFull = resolve(ctx.cwd, opts.ledger ?? join(dirname(outFull), LEDGER_FILE));
   await checkLedger(ctx, ledgerFull, taken);
   const resultsDir = opts.resultsDir !== undefined ? resolve(ctx.cwd, opts.resultsDir) : join(stateDir, "results");
