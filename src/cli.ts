@@ -9,6 +9,7 @@ import { checkInputs, globalFlags, usageFromZod, type On } from "./commands/opti
 import * as all from "./commands/all.js";
 import * as apply from "./commands/apply.js";
 import * as cancel from "./commands/cancel.js";
+import * as completion from "./commands/completion.js";
 import * as create from "./commands/create.js";
 import * as download from "./commands/download.js";
 import * as emulator from "./commands/emulator.js";
@@ -27,7 +28,7 @@ import * as upload from "./commands/upload.js";
 export { VERSION };
 export type { CliIo };
 
-const COMMANDS = [create, list, status, upload, download, all, cancel, emulator, ids, reportCommand, apply, sync, history];
+const COMMANDS = [create, list, status, upload, download, all, cancel, emulator, ids, reportCommand, apply, sync, history, completion];
 
 export function buildProgram(io: CliIo & { state: RunControl }): Command {
   const { state } = io;
