@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { copyFile, open, readFile, type FileHandle } from "node:fs/promises";
+import { copyFile, open, readFile, stat, type FileHandle } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { CliError, ExitCode } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
@@ -14,6 +14,7 @@ import { applyToPageFiles, pageIds, parsePage, readPage, StagedFolder, type Data
 import { detectFormat, type DatasetFormat } from "../dataset/format.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
+import { transferText } from "../output/render.js";
 import type { DatasetType } from "../dataset/record-shape.js";
 import { applyStream, datasetApplier, extract, extractDataset } from "./dataset-file.js";
 
@@ -84,15 +85,23 @@ function manifest(entries: Array<{ base: string; sha256: string; bytes: number }
   return { bytes: sorted.reduce((n, e) => n + e.bytes, 0), sha256: createHash("sha256").update(text).digest("hex"), of: "manifest" };
 }
 
-/** A reader of one file that also hashes its bytes as they are on disk. */
-function hashedRead(full: string, name: string, ctx: Context): { stream: AsyncIterable<Buffer>; done: () => { bytes: number; sha256: string } } {
+/** A reader of one file that also hashes its bytes as they are on disk, and says how far it is. */
+function hashedRead(full: string, name: string, ctx: Context): { stream: AsyncIterable<Buffer>; done: () => { bytes: number; sha256: string }; progress: (what: string) => void } {
   const sha = createHash("sha256");
   let bytes = 0;
+  let size: number | undefined;
+  stat(full).then((st) => (size = st.size), () => undefined);
+  const started = Date.now();
   const stream = readInput({ kind: "file", path: full }, ctx.stdin, name, undefined, (c) => {
     sha.update(c);
     bytes += c.length;
   });
-  return { stream, done: () => ({ bytes, sha256: sha.digest("hex") }) };
+  return {
+    stream,
+    done: () => ({ bytes, sha256: sha.digest("hex") }),
+    // Bytes as on disk against the file's size: a rate and an ETA for a .gz too.
+    progress: (what) => ctx.log.progress(() => `${what} ${name}: ${transferText(bytes, size, started, Date.now())}`),
+  };
 }
 
 /** sync keeps no invalid record as it is (a record it cannot read may hold what must go). */
@@ -106,9 +115,11 @@ async function collectStream(
   fmt: FormatChoice,
   into: Record<DatasetType, IdFileWriter>,
   signal: AbortSignal,
+  progress: () => void,
 ): Promise<number> {
   const sniff = await detectFormat(stream, full, fmt.format, fmt.choice);
   const flush = async () => {
+    progress();
     await into.tweets.flush();
     await into.users.flush();
   };
@@ -121,7 +132,7 @@ async function collectStream(
   // CSV: the Post and the user column are read by two readers of the same bytes.
   const [a, b] = tee(sniff.stream, 2);
   const one = (src: AsyncIterable<Buffer>, type: DatasetType) =>
-    extractDataset(src, { csv: true, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => into[type].flush(), signal);
+    extractDataset(src, { csv: true, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => (progress(), into[type].flush()), signal);
   const [t, u] = await Promise.all([one(a!, "tweets"), one(b!, "users")]);
   if (t.invalid.count > 0) throw invalidDatasetError(name, t.invalid, SYNC_REMEDY);
   if (u.invalid.count > 0) throw invalidDatasetError(name, u.invalid, SYNC_REMEDY);
@@ -132,7 +143,7 @@ async function collectStream(
 export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Record<DatasetType, IdFileWriter>, ctx: Context): Promise<{ fingerprint: Fingerprint; records: number }> {
   if (ds.kind === "file") {
     const read = hashedRead(ds.full, ds.name, ctx);
-    const records = await collectStream(read.stream, ds.full, ds.name, fmt, into, ctx.signal);
+    const records = await collectStream(read.stream, ds.full, ds.name, fmt, into, ctx.signal, () => read.progress("collecting Post and user IDs from"));
     return { fingerprint: { ...read.done(), of: "file" }, records };
   }
   const plan = ds.plan;
@@ -155,7 +166,7 @@ export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Recor
   }
   for (const f of plan.files) {
     const read = hashedRead(f.full, f.name, ctx);
-    records += await collectStream(read.stream, f.full, f.name, fmt, into, ctx.signal);
+    records += await collectStream(read.stream, f.full, f.name, fmt, into, ctx.signal, () => read.progress("collecting Post and user IDs from"));
     entries.push({ base: f.base, ...read.done() });
   }
   return { fingerprint: manifest(entries), records };
@@ -256,7 +267,7 @@ async function applyFile(
   const sink = compressedByName(target, hashing(await atomicFileSink(target), sha, counter, before));
   try {
     await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: side.rehydrate }, ctx.signal, () =>
-      ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`),
+      read.progress(`applying both result sets (${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`}) to`),
     );
     if (chain.invalid.count > 0) throw invalidDatasetError(name, chain.invalid, SYNC_REMEDY);
     const input = read.done();

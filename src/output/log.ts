@@ -46,6 +46,10 @@ export function createLog(opts: LogOptions): Log {
   const { policy, stderr } = opts;
   const now = opts.now ?? Date.now;
   const paint = new Chalk({ level: policy.fancy ? 1 : 0 });
+  // A terminal that reports no width (a pty opened without a size, as some CI runners and
+  // \`script\` do) gets plain lines: a spinner there redraws without end and the run stalls.
+  const columns = (stderr as { columns?: number }).columns;
+  const spin = policy.fancy && typeof columns === "number" && columns > 0;
   const heartbeatMs = opts.heartbeatMs ?? 60_000;
   let spinner: Ora | undefined;
   let spinnerLoading: Promise<void> | undefined;
@@ -113,7 +117,7 @@ export function createLog(opts: LogOptions): Log {
     progress(message) {
       if (policy.quiet) return;
       const t = now();
-      if (policy.fancy) {
+      if (spin) {
         if (typeof message === "function" && t - lastSpinnerTextAt < SPINNER_TEXT_MS) {
           throttled = message;
           if (trailing === undefined) {
