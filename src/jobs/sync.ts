@@ -10,7 +10,7 @@ import { atomicFileSink, compressedByName, type Sink } from "../io/atomic-file.j
 import { readInput } from "../io/input.js";
 import { shown } from "../io/target.js";
 import { isFolder, planDatasets, checkOutputFolder } from "../dataset/folder.js";
-import { loadResults, type LoadedResults } from "../dataset/event-index.js";
+import { EventIndex, loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { checkOutputFile } from "../dataset/output.js";
 import type { DatasetFormat } from "../dataset/format.js";
 import { sharedProgress } from "../output/log.js";
@@ -411,11 +411,14 @@ class SyncRun {
       const r = results[type];
       if (r) stages.push({ type, index: r.loaded.index });
     }
+    // A dataset with no IDs (empty, or blank lines) ran no job, but its clean copy is still
+    // written: the ledger names the output and its SHA-256, so the file must be there.
+    if (stages.length === 0) stages.push({ type: "tweets", index: new EventIndex() });
     let audit: Sink | undefined;
     if (plan.removedFull !== undefined) audit = compressedByName(plan.removedFull, await atomicFileSink(plan.removedFull));
     let outcome;
     try {
-      outcome = stages.length === 0 ? undefined : await applyStages(plan.ds, plan.outFull, stages, this.fmt, audit, record.dataset, ctx);
+      outcome = await applyStages(plan.ds, plan.outFull, stages, this.fmt, audit, record.dataset, ctx);
     } catch (err) {
       await audit?.abort();
       throw err;
@@ -424,13 +427,13 @@ class SyncRun {
     }
     const stageCounts = (type: JobType) => {
       const i = stages.findIndex((st) => st.type === type);
-      return i < 0 ? undefined : outcome!.stages[i];
+      return i < 0 ? undefined : outcome.stages[i];
     };
     const tweets = stageCounts("tweets");
     const users = stageCounts("users");
     const counted: Counted = {
       records: {
-        read: outcome?.records ?? 0,
+        read: outcome.records,
         removed_for_own_event: (tweets?.removedRecords ?? 0) + (users?.removedUsers ?? 0),
         removed_for_author: (users?.removedRecords ?? 0) - (users?.removedUsers ?? 0),
         scrubbed: (tweets?.scrubbedRecords ?? 0) + (users?.scrubbedRecords ?? 0),
@@ -440,15 +443,13 @@ class SyncRun {
     let output: Fingerprint;
     try {
       if (audit) await audit.commit();
-      output = outcome
-        ? await outcome.commit(async (fp) => {
-            record.output = fp;
-            record.counts = counted;
-            await this.store.save(record);
-          })
-        : record.dataset;
+      output = await outcome.commit(async (fp) => {
+        record.output = fp;
+        record.counts = counted;
+        await this.store.save(record);
+      });
     } catch (err) {
-      await outcome?.abort();
+      await outcome.abort();
       throw err;
     }
     return this.finish(record, output, counted);
