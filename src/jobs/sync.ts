@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
@@ -173,7 +173,8 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
   const inputs: Array<{ full: string; what: string }> = [];
   if (!many) {
     datasetFull = resolve(ctx.cwd, args[0]!);
-    const st = await lstat(datasetFull).catch(() => undefined);
+    // A link to a file is that file (as for apply); --in-place then replaces the file it points to.
+    const st = await stat(datasetFull).catch(() => undefined);
     if (!st) throw new UsageError(`the dataset ${args[0]} does not exist.`);
     if (!st.isFile()) throw new UsageError(`the dataset ${args[0]} is not a regular file or folder.`);
     ds = { kind: "file", full: datasetFull, name: shown(ctx.cwd, datasetFull) };
