@@ -1,11 +1,11 @@
 import { createHash, type Hash } from "node:crypto";
-import { copyFile, open, readFile, type FileHandle } from "node:fs/promises";
+import { copyFile, open, readFile, stat, type FileHandle } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { CliError, ExitCode } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { readInput } from "../io/input.js";
 import { tee } from "../io/tee.js";
-import { atomicFileSink, compressedByName, type Sink } from "../io/atomic-file.js";
+import { atomicFileSink, compressedByName, gzipSink, type Sink } from "../io/atomic-file.js";
 import { ChainApplier } from "../dataset/chain.js";
 import type { CsvColumnChoice } from "../dataset/csv-columns.js";
 import { zeroCounts, type ApplierCounts } from "../dataset/applier.js";
@@ -77,10 +77,10 @@ function manifest(entries: Array<{ base: string; sha256: string; bytes: number }
 }
 
 /** A reader of one file that also hashes its bytes as they are on disk. */
-function hashedRead(full: string, name: string, ctx: Context): { stream: AsyncIterable<Buffer>; done: () => { bytes: number; sha256: string } } {
+function hashedRead(full: string, name: string, ctx: Context, onFormat?: (gzip: boolean) => void): { stream: AsyncIterable<Buffer>; done: () => { bytes: number; sha256: string } } {
   const sha = createHash("sha256");
   let bytes = 0;
-  const stream = readInput({ kind: "file", path: full }, ctx.stdin, name, undefined, (c) => {
+  const stream = readInput({ kind: "file", path: full }, ctx.stdin, name, onFormat, (c) => {
     sha.update(c);
     bytes += c.length;
   });
@@ -200,8 +200,10 @@ async function applyFile(
   expected: string | undefined,
   auditHeader: { first: boolean },
   ctx: Context,
+  inPlace = false,
 ): Promise<{ counts: ApplierCounts[]; records: number; unit: string; sink: Sink; before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> }; out: () => { bytes: number; sha256: string }; input: { bytes: number; sha256: string } }> {
-  const read = hashedRead(full, name, ctx);
+  let gzip = false;
+  const read = hashedRead(full, name, ctx, (gz) => (gzip = gz));
   const sniff = await detectFormat(read.stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
   // A CSV header goes to the removed file once: from the first stage of the first CSV file.
@@ -211,7 +213,11 @@ async function applyFile(
   const sha = createHash("sha256");
   const counter = { bytes: 0 };
   const before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> } = {};
-  const sink = compressedByName(target, hashing(await atomicFileSink(target), sha, counter, before));
+  // In place, the file stays what it was: its permissions, and gzip or not (whatever its name);
+  // a new output is compressed by its name, as apply's is.
+  const mode = inPlace ? (await stat(full)).mode & 0o7777 : undefined;
+  const hashed = hashing(await atomicFileSink(target, { mode }), sha, counter, before);
+  const sink = inPlace ? (gzip ? gzipSink(hashed) : hashed) : compressedByName(target, hashed);
   try {
     await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: undefined }, ctx.signal, () =>
       ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`),
@@ -256,9 +262,10 @@ export async function applyStages(
   audit: Sink | undefined,
   expected: Fingerprint,
   ctx: Context,
+  inPlace = false,
 ): Promise<ApplyOutcome> {
   if (ds.kind === "file") {
-    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, audit, expected.sha256, { first: true }, ctx);
+    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, audit, expected.sha256, { first: true }, ctx, inPlace);
     return {
       stages: r.counts,
       records: r.records,

@@ -419,7 +419,7 @@ class SyncRun {
     if (plan.removedFull !== undefined) audit = compressedByName(plan.removedFull, await atomicFileSink(plan.removedFull));
     let outcome;
     try {
-      outcome = await applyStages(plan.ds, plan.outFull, stages, this.fmt, audit, record.dataset, ctx);
+      outcome = await applyStages(plan.ds, plan.outFull, stages, this.fmt, audit, record.dataset, ctx, plan.inPlace);
     } catch (err) {
       await audit?.abort();
       throw err;

@@ -4,9 +4,10 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { chmod, lstat, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { emuEnv, emulatorFor, runCli, tempDir } from "../helpers/cli.js";
 
 const P = (d: string) => `1500000000000000${d}`;
@@ -48,4 +49,48 @@ test("an empty dataset: the clean copy (and --removed) are written, so the ledge
   assert.equal(await readFile(join(dir, "removed.jsonl"), "utf8"), "");
   const [e] = await ledger(join(dir, "compliance-ledger.jsonl"));
   assert.equal(e!.output.sha256, sha("\n\n"));
+});
+
+test("a dataset given as a symbolic link is read like apply reads it; --in-place replaces the file it points to and keeps the link", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-link-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "real.jsonl"), ARCHIVE);
+  await symlink("real.jsonl", join(dir, "link.jsonl"));
+  const r = await runCli(SYNC("link.jsonl", "-o", "clean.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), CLEAN);
+  const inPlace = await runCli(SYNC("link.jsonl", "--in-place"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(inPlace.code, 0, inPlace.stderr);
+  assert.ok((await lstat(join(dir, "link.jsonl"))).isSymbolicLink(), "the link stays a link");
+  assert.equal(await readFile(join(dir, "real.jsonl"), "utf8"), CLEAN);
+});
+
+test("--in-place keeps the dataset's permissions: a private (0600) archive is not made world-readable", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-mode-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "private.jsonl"), ARCHIVE);
+  await chmod(join(dir, "private.jsonl"), 0o600);
+  await writeFile(join(dir, "group.jsonl.gz"), gzipSync(ARCHIVE));
+  await chmod(join(dir, "group.jsonl.gz"), 0o640);
+  for (const [name, mode] of [["private.jsonl", 0o600], ["group.jsonl.gz", 0o640]] as const) {
+    const r = await runCli(SYNC(name, "--in-place"), { cwd: dir, env: emuEnv(emu) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await stat(join(dir, name))).mode & 0o7777, mode, name);
+  }
+  assert.equal(await readFile(join(dir, "private.jsonl"), "utf8"), CLEAN);
+});
+
+test("--in-place keeps the dataset's compression whatever it is called: gzip stays gzip, plain stays plain", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-gzname-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "gzipped.jsonl"), gzipSync(ARCHIVE));
+  await writeFile(join(dir, "plain.jsonl.gz"), ARCHIVE);
+  for (const name of ["gzipped.jsonl", "plain.jsonl.gz"]) {
+    const r = await runCli(SYNC(name, "--in-place"), { cwd: dir, env: emuEnv(emu) });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.equal(gunzipSync(await readFile(join(dir, "gzipped.jsonl"))).toString(), CLEAN);
+  assert.equal(await readFile(join(dir, "plain.jsonl.gz"), "utf8"), CLEAN);
+  const entries = await ledger(join(dir, "compliance-ledger.jsonl"));
+  assert.equal(entries[1]!.output.sha256, sha(await readFile(join(dir, "plain.jsonl.gz"))));
 });
