@@ -86,13 +86,24 @@ export async function readLedger(path: string, shown: string): Promise<LedgerEnt
     } catch {
       throw notEntry(shown, i + 1, "not JSON");
     }
-    const e = v as Partial<LedgerEntry>;
-    if (typeof v !== "object" || v === null || e.ledger_version !== 1 || typeof e.finished_at !== "string" || Number.isNaN(Date.parse(e.finished_at)) || typeof e.dataset?.path !== "string") {
-      throw notEntry(shown, i + 1, "not a ledger entry of this version");
-    }
-    entries.push(v as LedgerEntry);
+    if (!isEntry(v)) throw notEntry(shown, i + 1, "not a ledger entry of this version");
+    entries.push(v);
   });
   return entries;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
+
+/** Every field `history` shows is there, of its type (a line that only looks like an entry is refused, not a crash). */
+function isEntry(v: unknown): v is LedgerEntry {
+  if (!isObj(v) || v.ledger_version !== 1 || typeof v.finished_at !== "string" || Number.isNaN(Date.parse(v.finished_at))) return false;
+  if (!isObj(v.dataset) || typeof v.dataset.path !== "string") return false;
+  if (!isObj(v.output) || typeof v.output.path !== "string" || typeof v.output.in_place !== "boolean") return false;
+  if (!isObj(v.types)) return false;
+  for (const t of [v.types.tweets, v.types.users]) if (!isObj(t) || !isCount(t.ids_checked) || !isCount(t.ids_needing_action)) return false;
+  const r = v.records;
+  return isObj(r) && isCount(r.read) && isCount(r.removed_for_own_event) && isCount(r.removed_for_author) && isCount(r.scrubbed);
 }
 
 function notEntry(shown: string, lineNo: number, why: string): CliError {
