@@ -13,6 +13,8 @@ export interface HistoryOptions {
 }
 
 export const DEFAULT_MAX_AGE_H = 24;
+/** How far ahead of this clock a finish time may be (another machine's clock) before it is refused. */
+const FUTURE_SLACK_MS = 5 * 60_000;
 
 /** "3.2 h", "2 d 4 h", "12 min": an age a person reads at a glance. */
 export function ageText(ms: number): string {
@@ -49,7 +51,10 @@ export async function run(opts: HistoryOptions, ctx: Context): Promise<void> {
   const now = Date.now();
   const newest = entries?.[0];
   const ageMs = newest ? now - Date.parse(newest.finished_at) : undefined;
-  const stale = ageMs === undefined || ageMs > maxAge * 3_600_000;
+  // A finish time in the future is no evidence of a recent sync: it comes from a clock that was
+  // wrong, and taken at its word it would keep the archive "fresh" until that date.
+  const future = ageMs !== undefined && ageMs < -FUTURE_SLACK_MS;
+  const stale = ageMs === undefined || ageMs > maxAge * 3_600_000 || future;
   if (opts.json) {
     ctx.stdout.write(
       `${JSON.stringify({ ledger: name, max_age_hours: maxAge, newest_age_hours: ageMs === undefined ? null : Math.round((ageMs / 3_600_000) * 100) / 100, stale, entries: entries ?? [] }, null, 2)}\n`,
@@ -59,6 +64,12 @@ export async function run(opts: HistoryOptions, ctx: Context): Promise<void> {
   }
   if (entries === undefined) throw new CliError(`no sync is recorded: the ledger ${name} does not exist (pass --ledger <file> if it is elsewhere).`, ExitCode.stale);
   if (!newest) throw new CliError(`no sync is recorded in the ledger ${name}.`, ExitCode.stale);
+  if (future) {
+    throw new CliError(
+      `the newest ledger entry finished in the future (${newest.finished_at}, ${ageText(-ageMs!)} from now): this machine's clock, or the one that wrote it, is wrong, so the ledger does not show a recent sync; fix the clock and run compliant sync.`,
+      ExitCode.stale,
+    );
+  }
   if (stale) {
     throw new CliError(
       `the last sync finished ${ageText(ageMs!)} ago (${newest.finished_at}), more than --max-age ${maxAge} h: the archive may hold content that had to be removed; run compliant sync.`,

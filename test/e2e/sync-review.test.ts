@@ -94,3 +94,51 @@ test("--in-place keeps the dataset's compression whatever it is called: gzip sta
   const entries = await ledger(join(dir, "compliance-ledger.jsonl"));
   assert.equal(entries[1]!.output.sha256, sha(await readFile(join(dir, "plain.jsonl.gz"))));
 });
+
+/** A complete ledger entry, `hours` ago (negative: in the future). */
+function entry(hours: number, path = "/data/a.jsonl"): Record<string, unknown> {
+  const at = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+  const type = { jobs: [], ids_checked: 1, ids_needing_action: 0, by_action: {}, by_reason: {}, errors: {}, results_file: null, results_sha256: null };
+  return {
+    ledger_version: 1,
+    sync_id: `x-${hours}`,
+    started_at: at(hours + 0.01),
+    finished_at: at(hours),
+    tool: "compliant",
+    tool_version: "0.1.0",
+    api_origin: "https://api.x.com",
+    dataset: { path, bytes: 1, sha256: "0".repeat(64), sha256_of: "file" },
+    output: { path, in_place: true, bytes: 1, sha256: "1".repeat(64), sha256_of: "file" },
+    removed_file: null,
+    types: { tweets: type, users: type },
+    records: { read: 1, removed_for_own_event: 0, removed_for_author: 0, scrubbed: 0 },
+  };
+}
+
+test("history: a line with the ledger's version but not its fields is exit 4 naming the line, not an internal error", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-hist-fields-");
+  const { types: _t, records: _r, output: _o, ...partial } = entry(1);
+  await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(2)) + line(partial));
+  for (const args of [["history"], ["history", "--json"]]) {
+    const r = await runCli(args, { cwd: dir });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /line 2 of the ledger compliance-ledger\.jsonl is not a ledger entry/);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    assert.equal(r.stdout, "");
+  }
+});
+
+test("history: a newest entry that finished in the future (a clock that was wrong) does not keep the archive 'fresh' forever", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-hist-future-");
+  await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(30)) + line(entry(-24 * 400)));
+  const r = await runCli(["history", "--max-age", "24"], { cwd: dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /in the future/);
+  const json = await runCli(["history", "--json"], { cwd: dir });
+  assert.equal(json.code, 1);
+  assert.equal((JSON.parse(json.stdout) as { stale: boolean }).stale, true);
+  // A clock a little ahead (another machine's) is not an alarm.
+  await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(30)) + line(entry(-0.01)));
+  const near = await runCli(["history"], { cwd: dir });
+  assert.equal(near.code, 0, near.stderr);
+});
