@@ -55,7 +55,12 @@ export async function appendLedger(path: string, entry: LedgerEntry): Promise<vo
   let fh;
   try {
     fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
-    await fh.write(`${JSON.stringify(entry)}\n`);
+    // A last line cut short by an earlier crash (or a full disk) has no newline: this entry
+    // starts on a line of its own, or it would be glued to that fragment and lost with it.
+    const torn = await endsTorn(path, (await fh.stat()).size);
+    const bytes = Buffer.from(`${torn ? "\n" : ""}${JSON.stringify(entry)}\n`);
+    // A short write is finished, never left as a half line.
+    for (let off = 0; off < bytes.length; ) off += (await fh.write(bytes, off)).bytesWritten;
     await fh.sync();
   } catch (err) {
     throw new CliError(
@@ -65,6 +70,37 @@ export async function appendLedger(path: string, entry: LedgerEntry): Promise<vo
   } finally {
     await fh?.close().catch(() => undefined);
   }
+}
+
+async function endsTorn(path: string, size: number): Promise<boolean> {
+  if (size === 0) return false;
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const last = Buffer.alloc(1);
+    return (await fh.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Whether the ledger already has a line for this sync (a re-run after a kill between the line
+ * and the end). Lines that are not entries are passed over: a damaged line elsewhere must not
+ * make the same sync recorded twice.
+ */
+export async function ledgerEntryFor(path: string, syncId: string): Promise<LedgerEntry | undefined> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  for (const line of text.split("\n")) {
+    if (!line.includes(syncId)) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (isEntry(v) && v.sync_id === syncId) return v;
+    } catch {
+      // not an entry: passed over
+    }
+  }
+  return undefined;
 }
 
 /** The ledger's entries, oldest first; a line that is not an entry is refused with its number. */

@@ -17,7 +17,7 @@ import { sharedProgress } from "../output/log.js";
 import type { RunSummary } from "../output/render.js";
 import { VERSION } from "../version.js";
 import { runAll } from "./all.js";
-import { appendLedger, LEDGER_FILE, readLedger, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
+import { appendLedger, LEDGER_FILE, ledgerEntryFor, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
 import { lockInStateDir } from "./state.js";
 import { applyStages, collectIds, fingerprintOf, IdFileWriter, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
 
@@ -494,7 +494,7 @@ class SyncRun {
       records: c.records,
     };
     // A run killed after its ledger line was written (before its record was removed) is done.
-    const already = (await readLedger(plan.ledgerFull, shown(ctx.cwd, plan.ledgerFull)).catch(() => undefined))?.find((e) => e.sync_id === syncId);
+    const already = await ledgerEntryFor(plan.ledgerFull, syncId);
     if (already) {
       ctx.log.info(`the ledger ${shown(ctx.cwd, plan.ledgerFull)} already records this sync (finished ${already.finished_at})`);
       entry.finished_at = already.finished_at;

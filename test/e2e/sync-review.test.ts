@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chmod, lstat, readFile, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -141,4 +141,63 @@ test("history: a newest entry that finished in the future (a clock that was wron
   await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(30)) + line(entry(-0.01)));
   const near = await runCli(["history"], { cwd: dir });
   assert.equal(near.code, 0, near.stderr);
+});
+
+test("a ledger whose last line was cut by a crash: the next sync's line starts on a line of its own and stays readable", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-torn-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const torn = JSON.stringify(entry(3)).slice(0, 120);
+  await writeFile(join(dir, "compliance-ledger.jsonl"), line(entry(5)) + torn);
+  const r = await runCli(SYNC("a.jsonl", "-o", "clean.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = (await readFile(join(dir, "compliance-ledger.jsonl"), "utf8")).split("\n");
+  assert.equal(lines[1], torn, "the damaged line is left as it was (evidence is never rewritten)");
+  const mine = JSON.parse(lines[2]!) as Entry;
+  assert.equal(mine.output.sha256, sha(CLEAN));
+  assert.equal(lines[3], "");
+});
+
+/**
+ * Runs a sync whose ledger cannot be appended to at the end (the ledger path becomes a folder
+ * while the jobs run), so it stops with its output in place and its record kept; then puts
+ * `ledgerText` (a function of the record) where the ledger was.
+ */
+async function stopBeforeLedger(dir: string, args: string[], env: Record<string, string | undefined>): Promise<void> {
+  const { mkdirSync } = await import("node:fs");
+  const ledgerPath = join(dir, "compliance-ledger.jsonl");
+  let made = false;
+  const r = await runCli(args, {
+    cwd: dir,
+    env,
+    onStderr: (text) => {
+      if (!made && /collected \d+ Post IDs/.test(text)) {
+        made = true;
+        mkdirSync(ledgerPath);
+      }
+    },
+  });
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /could not write the ledger .*EISDIR/);
+  const { rm } = await import("node:fs/promises");
+  await rm(ledgerPath, { recursive: true });
+}
+
+test("a re-run after a crash between the ledger line and the end finds its line even when another line of the ledger is damaged: never two lines for one sync", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-dup-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const args = SYNC("a.jsonl", "--in-place");
+  await stopBeforeLedger(dir, args, emuEnv(emu));
+  // As if the line had been written just before the kill, after a damaged line of an older crash.
+  const state = join(dir, ".state", "compliant");
+  const recordFile = (await readdir(state)).find((f) => f.endsWith(".sync"))!;
+  const record = JSON.parse(await readFile(join(state, recordFile), "utf8")) as { key: string; startedAt: string };
+  const syncId = `${record.key}-${record.startedAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+  await writeFile(join(dir, "compliance-ledger.jsonl"), "{\"cut by a cr\n" + line({ ...entry(0), sync_id: syncId }));
+  const again = await runCli(args, { cwd: dir, env: emuEnv(emu) });
+  assert.equal(again.code, 0, again.stderr);
+  const ids = (await readFile(join(dir, "compliance-ledger.jsonl"), "utf8")).split("\n").filter((l) => l.includes(syncId));
+  assert.equal(ids.length, 1, "the sync is recorded once");
+  assert.match(again.stderr, /already records this sync/);
 });
