@@ -156,6 +156,8 @@ interface Plan {
   ledgerFull: string;
   resultsDir: string;
   stateDir: string;
+  /** Set when the output exists and --force was not given: throws the usage error. */
+  refuseExisting: (() => Promise<void>) | undefined;
 }
 
 async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
@@ -171,6 +173,9 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
   let datasetFull: string;
   let outFull: string;
   const inputs: Array<{ full: string; what: string }> = [];
+  // An existing output without --force is refused, unless it is the one an interrupted run of
+  // this sync put in place before it could write its ledger line (SyncRun.go decides).
+  let refuseExisting: (() => Promise<void>) | undefined;
   if (!many) {
     datasetFull = resolve(ctx.cwd, args[0]!);
     // A link to a file is that file (as for apply); --in-place then replaces the file it points to.
@@ -182,7 +187,12 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (opts.inPlace) {
       outFull = await realpath(datasetFull);
     } else {
-      outFull = await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: Boolean(opts.force), inputs });
+      outFull = await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: true, inputs });
+      if (!opts.force && (await lstat(outFull).catch(() => undefined))) {
+        refuseExisting = async () => {
+          await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: false, inputs });
+        };
+      }
     }
   } else {
     if (opts.inPlace) {
@@ -195,7 +205,12 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     for (const f of files) inputs.push({ full: f.full, what: "dataset" });
     if (plan.skipped.length > 0) ctx.log.warn(`left out ${plan.skipped.join(", ")}: folders inside the dataset folder are not entered`);
     ds = { kind: "plan", plan, name: folder !== undefined ? shown(ctx.cwd, folder) : files.map((f) => f.name).join(", ") };
-    outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: Boolean(opts.force), inputs, datasetFolder: folder });
+    outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: true, inputs, datasetFolder: folder });
+    if (!opts.force && ((await readdir(outFull).catch(() => [])) as string[]).length > 0) {
+      refuseExisting = async () => {
+        await checkOutputFolder(ctx.cwd, opts.output!, { force: false, inputs, datasetFolder: folder });
+      };
+    }
   }
   const taken = [...inputs, { full: outFull, what: "output" }];
   let removedFull: string | undefined;
@@ -215,7 +230,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (!st?.isDirectory()) throw new UsageError(`the results folder ${opts.resultsDir} does not exist or is not a folder; create it or choose another --results-dir.`);
   }
   if (resultsDir === outFull || resultsDir.startsWith(outFull + sep)) throw new UsageError(`the results folder is inside the output ${shown(ctx.cwd, outFull)}; choose another --results-dir.`);
-  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, ledgerFull, resultsDir, stateDir };
+  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, ledgerFull, resultsDir, stateDir, refuseExisting };
 }
 
 /** The ledger must be appendable now, so a run never does all the work and then fails on it. */
@@ -292,6 +307,8 @@ class SyncRun {
       }
       delete record.output;
     }
+    // Refused only now, with the interrupted run's output recognised above.
+    await plan.refuseExisting?.();
 
     const writers = { tweets: await IdFileWriter.create(store.idsFile("tweets")), users: await IdFileWriter.create(store.idsFile("users")) };
     let collected;

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chmod, lstat, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -179,7 +179,6 @@ async function stopBeforeLedger(dir: string, args: string[], env: Record<string,
   });
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /could not write the ledger .*EISDIR/);
-  const { rm } = await import("node:fs/promises");
   await rm(ledgerPath, { recursive: true });
 }
 
@@ -200,4 +199,29 @@ test("a re-run after a crash between the ledger line and the end finds its line 
   const ids = (await readFile(join(dir, "compliance-ledger.jsonl"), "utf8")).split("\n").filter((l) => l.includes(syncId));
   assert.equal(ids.length, 1, "the sync is recorded once");
   assert.match(again.stderr, /already records this sync/);
+});
+
+test("-o: the same command run again after a stop between the output's rename and the ledger line finishes the sync (no --force needed, no new job)", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-resume-o-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  await mkdir(join(dir, "folder"));
+  await writeFile(join(dir, "folder", "x.jsonl"), ARCHIVE);
+  for (const [args, out] of [[SYNC("a.jsonl", "-o", "clean.jsonl"), "clean.jsonl"], [SYNC("folder", "-o", "clean-folder"), join("clean-folder", "x.jsonl")]] as const) {
+    await stopBeforeLedger(dir, args, emuEnv(emu));
+    assert.equal(await readFile(join(dir, out), "utf8"), CLEAN, "the output was in place before the stop");
+    const jobs = emu.jobs().length;
+    const again = await runCli(args, { cwd: dir, env: emuEnv(emu) });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /wrote its output; recording it in the ledger/);
+    assert.equal(emu.jobs().length, jobs, "no new job");
+    assert.equal((await ledger(join(dir, "compliance-ledger.jsonl"))).length, 1);
+    assert.equal(await readFile(join(dir, out), "utf8"), CLEAN);
+    // Done: the next run is a new sync, and an existing output needs --force again.
+    const next = await runCli(args, { cwd: dir, env: emuEnv(emu) });
+    assert.equal(next.code, 2, next.stderr);
+    assert.match(next.stderr, /already exists.*pass --force/);
+    assert.equal(emu.jobs().length, jobs);
+    await rm(join(dir, "compliance-ledger.jsonl"));
+  }
 });
