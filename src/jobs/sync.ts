@@ -331,7 +331,9 @@ class SyncRun {
       ctx.log.info(`resuming the sync of ${plan.ds.name} started ${record.startedAt}`);
     } else {
       const startedAt = new Date().toISOString();
-      const base = `${stampOf(startedAt)}-${basename(plan.datasetFull).replace(/[^A-Za-z0-9._-]/g, "_")}`;
+      // The run key in the name: two archives called the same, synced in the same second (cron
+      // starts them together), must not share (or overwrite) each other's results files.
+      const base = `${stampOf(startedAt)}-${store.key.slice(0, 8)}-${basename(plan.datasetFull).replace(/[^A-Za-z0-9._-]/g, "_")}`;
       record = {
         version: 1,
         key: store.key,

@@ -225,3 +225,23 @@ test("-o: the same command run again after a stop between the output's rename an
     await rm(join(dir, "compliance-ledger.jsonl"));
   }
 });
+
+test("two archives of the same name synced at the same moment (cron) keep their own results files: no exit 5, no results file overwritten under a ledger line", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-names-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  const state = join(dir, "state");
+  await mkdir(join(dir, "a"));
+  await mkdir(join(dir, "b"));
+  await writeFile(join(dir, "a", "archive.jsonl"), ARCHIVE);
+  await writeFile(join(dir, "b", "archive.jsonl"), line({ id: P("251"), author_id: U("071"), text: "other archive" }));
+  const env = emuEnv(emu, { XDG_STATE_HOME: state });
+  const [ra, rb] = await Promise.all(["a", "b"].map((d) => runCli(SYNC("archive.jsonl", "--in-place", "--wait-for-active"), { cwd: join(dir, d), env })));
+  assert.equal(ra!.code, 0, ra!.stderr);
+  assert.equal(rb!.code, 0, rb!.stderr);
+  const [ea] = await ledger(join(dir, "a", "compliance-ledger.jsonl"));
+  const [eb] = await ledger(join(dir, "b", "compliance-ledger.jsonl"));
+  for (const type of ["tweets", "users"] as const) {
+    assert.notEqual(ea!.types[type].results_file, eb!.types[type].results_file);
+    for (const e of [ea!, eb!]) assert.equal(sha(await readFile(e.types[type].results_file!)), e.types[type].results_sha256, `${type} results file as the ledger says`);
+  }
+});
