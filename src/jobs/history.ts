@@ -26,6 +26,11 @@ export function ageText(ms: number): string {
   return `${d} d ${Math.floor(h - d * 24)} h`;
 }
 
+function moreFiles(e: LedgerEntry): string {
+  const n = Array.isArray(e.dataset.files) ? e.dataset.files.length - 1 : 0;
+  return n > 0 ? ` (+${n} more file${n === 1 ? "" : "s"})` : "";
+}
+
 function table(entries: LedgerEntry[], now: number): string {
   const head = ["FINISHED (UTC)", "AGE", "POSTS", "USERS", "REMOVED", "SCRUBBED", "DATASET"];
   const rows = entries.map((e) => [
@@ -35,7 +40,7 @@ function table(entries: LedgerEntry[], now: number): string {
     `${e.types.users.ids_needing_action}/${e.types.users.ids_checked}`,
     String(e.records.removed_for_own_event + e.records.removed_for_author),
     String(e.records.scrubbed),
-    `${e.dataset.path}${e.output.in_place ? " (in place)" : ` → ${e.output.path}`}`,
+    `${e.dataset.path}${moreFiles(e)}${e.output.in_place ? " (in place)" : ` → ${e.output.path}`}`,
   ].map((c) => forTerminal(c)));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");

@@ -30,7 +30,8 @@ export interface LedgerEntry {
   tool: "compliant";
   tool_version: string;
   api_origin: string;
-  dataset: { path: string; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
+  /** `files`: when several files were given (not a folder), every one (`path` is the first). */
+  dataset: { path: string; files?: string[]; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
   output: { path: string; in_place: boolean; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
   removed_file: string | null;
   types: { tweets: LedgerTypeEntry; users: LedgerTypeEntry };

@@ -148,8 +148,10 @@ class SyncStore {
 /** Where the dataset is and where its clean copy goes, all checked before anything is read. */
 interface Plan {
   ds: SyncDataset;
-  /** The dataset's absolute path (file or folder). */
+  /** The dataset's absolute path (file or folder; the first of several files). */
   datasetFull: string;
+  /** Several files given (not a folder): all of them, as the ledger names them. */
+  datasetFiles: string[] | undefined;
   outFull: string;
   inPlace: boolean;
   removedFull: string | undefined;
@@ -176,6 +178,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
   // An existing output without --force is refused, unless it is the one an interrupted run of
   // this sync put in place before it could write its ledger line (SyncRun.go decides).
   let refuseExisting: (() => Promise<void>) | undefined;
+  let datasetFiles: string[] | undefined;
   if (!many) {
     datasetFull = resolve(ctx.cwd, args[0]!);
     // A link to a file is that file (as for apply); --in-place then replaces the file it points to.
@@ -205,6 +208,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     for (const f of files) inputs.push({ full: f.full, what: "dataset" });
     if (plan.skipped.length > 0) ctx.log.warn(`left out ${plan.skipped.join(", ")}: folders inside the dataset folder are not entered`);
     ds = { kind: "plan", plan, name: folder !== undefined ? shown(ctx.cwd, folder) : files.map((f) => f.name).join(", ") };
+    if (folder === undefined) datasetFiles = files.map((f) => f.full);
     outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: true, inputs, datasetFolder: folder });
     if (!opts.force && ((await readdir(outFull).catch(() => [])) as string[]).length > 0) {
       refuseExisting = async () => {
@@ -230,7 +234,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (!st?.isDirectory()) throw new UsageError(`the results folder ${opts.resultsDir} does not exist or is not a folder; create it or choose another --results-dir.`);
   }
   if (resultsDir === outFull || resultsDir.startsWith(outFull + sep)) throw new UsageError(`the results folder is inside the output ${shown(ctx.cwd, outFull)}; choose another --results-dir.`);
-  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, ledgerFull, resultsDir, stateDir, refuseExisting };
+  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, ledgerFull, resultsDir, stateDir, refuseExisting, datasetFiles };
 }
 
 /** The ledger must be appendable now, so a run never does all the work and then fails on it. */
@@ -506,7 +510,7 @@ class SyncRun {
       tool: "compliant",
       tool_version: VERSION,
       api_origin: this.apiOrigin,
-      dataset: { path: plan.datasetFull, bytes: record.dataset.bytes, sha256: record.dataset.sha256, sha256_of: record.dataset.of },
+      dataset: { path: plan.datasetFull, ...(plan.datasetFiles ? { files: plan.datasetFiles } : {}), bytes: record.dataset.bytes, sha256: record.dataset.sha256, sha256_of: record.dataset.of },
       output: { path: plan.outFull, in_place: plan.inPlace, bytes: output.bytes, sha256: output.sha256, sha256_of: output.of },
       removed_file: plan.removedFull ?? null,
       types: { tweets: typeEntry("tweets"), users: typeEntry("users") },

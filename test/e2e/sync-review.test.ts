@@ -245,3 +245,20 @@ test("two archives of the same name synced at the same moment (cron) keep their 
     for (const e of [ea!, eb!]) assert.equal(sha(await readFile(e.types[type].results_file!)), e.types[type].results_sha256, `${type} results file as the ledger says`);
   }
 });
+
+test("several dataset files: the ledger names every one of them (its SHA-256 is of all their bytes), not only the first", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-files-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  await writeFile(join(dir, "b.jsonl.gz"), gzipSync(line({ id: P("251"), author_id: U("071"), text: "b" })));
+  const r = await runCli(SYNC("a.jsonl", "b.jsonl.gz", "-o", "out"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  const [e] = await ledger(join(dir, "compliance-ledger.jsonl"));
+  assert.deepEqual(e!.dataset.files, [join(dir, "a.jsonl"), join(dir, "b.jsonl.gz")]);
+  // The manifest is what `sha256sum a.jsonl b.jsonl.gz | sha256sum` prints.
+  const manifest = `${sha(await readFile(join(dir, "a.jsonl")))}  a.jsonl\n${sha(await readFile(join(dir, "b.jsonl.gz")))}  b.jsonl.gz\n`;
+  assert.equal(e!.dataset.sha256, sha(manifest));
+  const h = await runCli(["history"], { cwd: dir });
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /a\.jsonl \(\+1 more file\) → /);
+});
