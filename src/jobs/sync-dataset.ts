@@ -12,7 +12,7 @@ import { zeroCounts, type ApplierCounts } from "../dataset/applier.js";
 import type { EventIndex } from "../dataset/event-index.js";
 import { applyToPageFiles, pageIds, parsePage, readPage, StagedFolder, type DatasetFile, type DatasetPlan } from "../dataset/folder.js";
 import { detectFormat, type DatasetFormat } from "../dataset/format.js";
-import { invalidDatasetError } from "../dataset/invalid.js";
+import { invalidDatasetError, type InvalidLines } from "../dataset/invalid.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import type { DatasetType } from "../dataset/record-shape.js";
 import { applyStream, datasetApplier, extractDataset } from "./dataset-file.js";
@@ -95,25 +95,49 @@ async function collectStream(
   fmt: FormatChoice,
   into: Record<DatasetType, IdFileWriter>,
   signal: AbortSignal,
+  noUser: NoUser,
 ): Promise<number> {
   const sniff = await detectFormat(stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
   const [a, b] = tee(sniff.stream, 2);
   const one = (src: AsyncIterable<Buffer>, type: DatasetType) =>
-    extractDataset(src, { csv, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => into[type].flush(), signal);
+    extractDataset(src, { csv, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => into[type].flush(), signal, false);
   const [t, u] = await Promise.all([one(a!, "tweets"), one(b!, "users")]);
-  // A record with no Post ID fails the tweets reading, one with no user the users reading.
-  if (t.invalid.count > 0) throw invalidDatasetError(name, t.invalid);
-  if (u.invalid.count > 0) throw invalidDatasetError(name, u.invalid);
+  // A record with no Post ID fails the tweets reading. One the tweets reading took but the users
+  // reading did not is a Post that names no author (the API's default fields): it is checked by
+  // its Post ID, and has no user to check (collectIds judges a dataset without Posts).
+  if (t.invalid.count > 0) throw sync(invalidDatasetError(name, t.invalid));
+  noUser.count += u.invalid.count;
+  if (u.invalid.count > 0) noUser.first ??= { name, invalid: u.invalid };
   return t.lines;
+}
+
+/** Records the users reading found no user ID in (collectIds decides what they mean). */
+interface NoUser {
+  count: number;
+  first?: { name: string; invalid: InvalidLines };
+}
+
+/** sync has no --skip-invalid: a record it cannot read is one it cannot check. */
+function sync(err: Error): Error {
+  err.message = err.message.replace(/; fix them or pass --skip-invalid\.$/, "; fix them (sync checks every record, so it has no --skip-invalid).");
+  return err;
 }
 
 /** Step 1 of sync: every Post ID and user ID of the dataset into two ID files, and its fingerprint. */
 export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Record<DatasetType, IdFileWriter>, ctx: Context): Promise<{ fingerprint: Fingerprint; records: number }> {
+  const noUser: NoUser = { count: 0 };
+  const judged = <T>(r: T): T => {
+    // In a dataset of user objects (no Post IDs at all) a record without a user ID is unreadable;
+    // beside Posts, it is a Post without an author.
+    if (noUser.first && into.tweets.count === 0) throw sync(invalidDatasetError(noUser.first.name, noUser.first.invalid));
+    if (noUser.count > 0) ctx.log.info(`${noUser.count.toLocaleString("en-US")} record${noUser.count === 1 ? "" : "s"} name no author: checked by Post ID only (no user to check)`);
+    return r;
+  };
   if (ds.kind === "file") {
     const read = hashedRead(ds.full, ds.name, ctx);
-    const records = await collectStream(read.stream, ds.full, ds.name, fmt, into, ctx.signal);
-    return { fingerprint: { ...read.done(), of: "file" }, records };
+    const records = await collectStream(read.stream, ds.full, ds.name, fmt, into, ctx.signal, noUser);
+    return judged({ fingerprint: { ...read.done(), of: "file" }, records });
   }
   const plan = ds.plan;
   const entries: Array<{ base: string; sha256: string; bytes: number }> = [];
@@ -135,10 +159,10 @@ export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Recor
   }
   for (const f of plan.files) {
     const read = hashedRead(f.full, f.name, ctx);
-    records += await collectStream(read.stream, f.full, f.name, fmt, into, ctx.signal);
+    records += await collectStream(read.stream, f.full, f.name, fmt, into, ctx.signal, noUser);
     entries.push({ base: f.base, ...read.done() });
   }
-  return { fingerprint: manifest(entries), records };
+  return judged({ fingerprint: manifest(entries), records });
 }
 
 function fileEntry(f: DatasetFile, buf: Buffer): { base: string; sha256: string; bytes: number } {
@@ -222,7 +246,7 @@ async function applyFile(
     await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: undefined }, ctx.signal, () =>
       ctx.log.progress(`applied both result sets to ${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`} of ${name}`),
     );
-    if (chain.invalid.count > 0) throw invalidDatasetError(name, chain.invalid);
+    if (chain.invalid.count > 0) throw sync(invalidDatasetError(name, chain.invalid));
     const input = read.done();
     if (expected !== undefined && input.sha256 !== expected) throw changedError(name);
     // A gzip sink writes its last bytes on commit: the hash is complete only after that.

@@ -262,3 +262,40 @@ test("several dataset files: the ledger names every one of them (its SHA-256 is 
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /a\.jsonl \(\+1 more file\) → /);
 });
+
+test("Posts that name no author (the API's default fields: id and text) are checked by their Post ID; sync no longer refuses the whole archive", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-noauthor-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  const kept = `{"id":"${P("250")}","text":"kept","edit_history_tweet_ids":["${P("250")}"]}\n`;
+  await writeFile(join(dir, "default-fields.jsonl"), line({ id: P("100"), text: "deleted", edit_history_tweet_ids: [P("100")] }) + kept);
+  const r = await runCli(SYNC("default-fields.jsonl", "-o", "clean.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), kept);
+  assert.deepEqual(emu.jobs().map((j) => j.type), ["tweets"]);
+  assert.match(r.stderr, /2 records name no author/);
+
+  // Mixed: the author cascade still applies to the Posts that name one.
+  await writeFile(join(dir, "mixed.jsonl"), kept + line({ id: P("150"), author_id: U("001"), text: "by a deleted user" }));
+  const m = await runCli(SYNC("mixed.jsonl", "-o", "mixed.clean.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(await readFile(join(dir, "mixed.clean.jsonl"), "utf8"), kept);
+
+  // A dataset of user objects, one without its ID, is still refused before any job.
+  const before = emu.jobs().length;
+  await writeFile(join(dir, "users.jsonl"), `{"id":"${U("060")}","username":"a"}\n{"username":"no id"}\n`);
+  const u = await runCli(SYNC("users.jsonl", "-o", "users.clean.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(u.code, 2, u.stderr);
+  assert.match(u.stderr, /line 2: no user ID/);
+  assert.equal(emu.jobs().length, before);
+});
+
+test("a record sync cannot read is refused without pointing at --skip-invalid, a flag sync does not have", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-invalid-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE + '{"text":"no id"}\n');
+  const r = await runCli(SYNC("a.jsonl", "-o", "clean.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /line 5: no Post ID/);
+  assert.doesNotMatch(r.stderr, /pass --skip-invalid/);
+  assert.equal(emu.jobs().length, 0);
+});
