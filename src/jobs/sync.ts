@@ -13,6 +13,7 @@ import { isFolder, planDatasets, checkOutputFolder } from "../dataset/folder.js"
 import { EventIndex, loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { checkOutputFile } from "../dataset/output.js";
 import type { DatasetFormat } from "../dataset/format.js";
+import { forTerminal } from "../output/escape.js";
 import { sharedProgress } from "../output/log.js";
 import type { RunSummary } from "../output/render.js";
 import { VERSION } from "../version.js";
@@ -553,6 +554,8 @@ export function syncText(s: SyncSummary): string {
     `users: ${t.users.ids_checked} IDs checked${jobs(t.users.jobs)}, ${t.users.ids_needing_action} needing action`,
     `records: ${r.read} read; removed ${r.removed_for_own_event} for their own event and ${r.removed_for_author} for their author's; scrubbed ${r.scrubbed}`,
     `wrote ${s.output}${s.in_place ? " (in place)" : ""}${s.removed_file ? ` and ${s.removed_file}` : ""}; recorded in ${s.ledger}`,
-    "",
-  ].join("\n");
+  ]
+    .map(forTerminal)
+    .concat("")
+    .join("\n");
 }

@@ -299,3 +299,13 @@ test("a record sync cannot read is refused without pointing at --skip-invalid, a
   assert.doesNotMatch(r.stderr, /pass --skip-invalid/);
   assert.equal(emu.jobs().length, 0);
 });
+
+test("file names with terminal escapes are shown escaped in sync's summary", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-esc-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const r = await runCli(SYNC("a.jsonl", "-o", "o\u001b[31mred.jsonl", "--removed", "r\u001b]0;title\u0007.jsonl"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /[\u001b\u0007]/);
+  assert.match(r.stderr, /wrote o\\u001b\[31mred\.jsonl/);
+});
