@@ -180,6 +180,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
   // this sync put in place before it could write its ledger line (SyncRun.go decides).
   let refuseExisting: (() => Promise<void>) | undefined;
   let datasetFiles: string[] | undefined;
+  let datasetFolder: string | undefined;
   if (!many) {
     datasetFull = resolve(ctx.cwd, args[0]!);
     // A link to a file is that file (as for apply); --in-place then replaces the file it points to.
@@ -210,6 +211,7 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (plan.skipped.length > 0) ctx.log.warn(`left out ${plan.skipped.join(", ")}: folders inside the dataset folder are not entered`);
     ds = { kind: "plan", plan, name: folder !== undefined ? shown(ctx.cwd, folder) : files.map((f) => f.name).join(", ") };
     if (folder === undefined) datasetFiles = files.map((f) => f.full);
+    datasetFolder = folder;
     outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: true, inputs, datasetFolder: folder });
     if (!opts.force && ((await readdir(outFull).catch(() => [])) as string[]).length > 0) {
       refuseExisting = async () => {
@@ -235,7 +237,26 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (!st?.isDirectory()) throw new UsageError(`the results folder ${opts.resultsDir} does not exist or is not a folder; create it or choose another --results-dir.`);
   }
   if (resultsDir === outFull || resultsDir.startsWith(outFull + sep)) throw new UsageError(`the results folder is inside the output ${shown(ctx.cwd, outFull)}; choose another --results-dir.`);
+  // Every file in a dataset folder is part of the dataset: the next sync would read an audit
+  // file, the ledger or a results file written there as records of the archive.
+  if (datasetFolder !== undefined) {
+    const inFolder: Array<[string | undefined, string]> = [
+      [removedFull && dirname(removedFull), "--removed"],
+      [dirname(ledgerFull), "--ledger"],
+      [resultsDir, "--results-dir"],
+    ];
+    for (const [where, flag] of inFolder) {
+      if (where !== undefined && (where === datasetFolder || (await sameDir(where, datasetFolder)))) {
+        throw new UsageError(`${flag} would write inside the dataset folder ${shown(ctx.cwd, datasetFolder)}, and the next sync would read that file as part of the archive; write it beside the folder.`);
+      }
+    }
+  }
   return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, ledgerFull, resultsDir, stateDir, refuseExisting, datasetFiles };
+}
+
+async function sameDir(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 /** The ledger must be appendable now, so a run never does all the work and then fails on it. */

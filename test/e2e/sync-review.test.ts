@@ -309,3 +309,21 @@ test("file names with terminal escapes are shown escaped in sync's summary", asy
   assert.doesNotMatch(r.stderr, /[\u001b\u0007]/);
   assert.match(r.stderr, /wrote o\\u001b\[31mred\.jsonl/);
 });
+
+test("a folder dataset: --removed, --ledger and --results-dir may not put files into it (the next sync would read them as part of the archive)", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-infolder-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await mkdir(join(dir, "data"));
+  await writeFile(join(dir, "data", "a.jsonl"), ARCHIVE);
+  for (const extra of [["--removed", "data/removed.jsonl"], ["--ledger", "data/ledger.jsonl"], ["--results-dir", "data"]]) {
+    const r = await runCli(SYNC("data", "-o", "clean", ...extra), { cwd: dir, env: emuEnv(emu) });
+    assert.equal(r.code, 2, `${extra.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /inside the dataset folder/, extra.join(" "));
+  }
+  assert.deepEqual(await readdir(join(dir, "data")), ["a.jsonl"]);
+  assert.equal(emu.jobs().length, 0);
+  // A sub-folder is not read as part of the dataset: results may go there.
+  await mkdir(join(dir, "data", "results"));
+  const ok = await runCli(SYNC("data", "-o", "clean", "--results-dir", "data/results"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(ok.code, 0, ok.stderr);
+});
