@@ -48,9 +48,11 @@ export interface AllOptions {
   resultsInStateDir?: boolean;
   /**
    * Told the summary once the results are in place, before the run's record is removed: a caller
-   * that records it (sync) then never runs the same IDs again after a crash between the two.
+   * that records it (sync) then never runs the same IDs again after a crash between the two. It
+   * is told the record's key too, to remove a record such a crash left (the next run of the same
+   * IDs would otherwise resume this finished job instead of making a new one).
    */
-  onFinished?: (summary: RunSummary) => Promise<void>;
+  onFinished?: (summary: RunSummary, run: { stateKey: string }) => Promise<void>;
 }
 
 /**
@@ -88,7 +90,7 @@ export async function runAll(ctx: Context, opts: AllOptions): Promise<RunSummary
       ids.duplicates,
       stats,
     );
-    await opts.onFinished?.(summary);
+    await opts.onFinished?.(summary, { stateKey: store.key });
     await store.remove();
     // Not a failure (the run did what it could): the IDs are named so they can be looked at.
     const invalid = invalidIdsWarning(summary);

@@ -19,7 +19,7 @@ import type { RunSummary } from "../output/render.js";
 import { VERSION } from "../version.js";
 import { runAll } from "./all.js";
 import { appendLedger, LEDGER_FILE, ledgerEntryFor, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
-import { lockInStateDir } from "./state.js";
+import { dropStaleResultsLock, lockInStateDir, StateStore } from "./state.js";
 import { applyStages, collectIds, fingerprintOf, IdFileWriter, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
 
 /** What `compliant sync` is told (commands/sync.ts declares and checks the flags). */
@@ -76,6 +76,8 @@ interface SyncRecord {
   ids: Record<JobType, number>;
   /** What the apply did, recorded with `output` (the ledger line needs it after a crash). */
   counts?: Counted;
+  /** The state key of each finished type's `all` run, whose record a crash may have left. */
+  states?: Partial<Record<JobType, string>>;
 }
 
 interface Counted {
@@ -235,6 +237,14 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
   if (opts.resultsDir !== undefined) {
     const st = await lstat(resultsDir).catch(() => undefined);
     if (!st?.isDirectory()) throw new UsageError(`the results folder ${opts.resultsDir} does not exist or is not a folder; create it or choose another --results-dir.`);
+    // Found only at the download, an unwritable folder would fail the run after both jobs ran.
+    const probe = join(resultsDir, `.compliant-probe-${randomBytes(6).toString("hex")}`);
+    try {
+      await (await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close();
+      await unlink(probe);
+    } catch (err) {
+      throw new UsageError(`the results folder ${opts.resultsDir} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another --results-dir. Nothing was done.`);
+    }
   }
   if (resultsDir === outFull || resultsDir.startsWith(outFull + sep)) throw new UsageError(`the results folder is inside the output ${shown(ctx.cwd, outFull)}; choose another --results-dir.`);
   // Every file in a dataset folder is part of the dataset: the next sync would read an audit
@@ -351,10 +361,25 @@ class SyncRun {
 
     if (record && record.dataset.sha256 !== collected.fingerprint.sha256) {
       ctx.log.warn(`${plan.ds.name} changed since the interrupted sync of ${record.startedAt}; starting a new sync (jobs of the earlier one are left as they are)`);
+      await this.dropFinishedRuns(record);
       record = undefined;
     }
     if (record) {
       ctx.log.info(`resuming the sync of ${plan.ds.name} started ${record.startedAt}`);
+      // A type still to download goes to the results folder of this run (the one recorded may be
+      // gone, or the reason the earlier run failed); a finished one stays where it was written.
+      let moved = false;
+      for (const type of TYPES) {
+        const there = join(plan.resultsDir, basename(record.results[type]));
+        if (record.finished[type] === undefined && there !== record.results[type]) {
+          record.results[type] = there;
+          moved = true;
+        }
+      }
+      if (moved) {
+        if (this.opts.resultsDir === undefined) await mkdir(plan.resultsDir, { recursive: true, mode: 0o700 });
+        await store.save(record);
+      }
     } else {
       const startedAt = new Date().toISOString();
       // The run key in the name: two archives called the same, synced in the same second (cron
@@ -406,8 +431,9 @@ class SyncRun {
           stateDir: this.opts.stateDir,
           force: true,
           resultsInStateDir: true,
-          onFinished: async (summary) => {
+          onFinished: async (summary, run) => {
             record.finished[type] = summary;
+            (record.states ??= {})[type] = run.stateKey;
             await this.store.save(record);
           },
         });
@@ -501,6 +527,28 @@ class SyncRun {
     return this.finish(record, output, counted);
   }
 
+  /**
+   * Removes what the `all` runs of the finished types may have left: a kill between this sync
+   * recording a type as finished and that run removing its own record leaves the record (and
+   * its locks), and the next sync of the same IDs would resume that finished job (last night's
+   * results) instead of making a new one. A run still holding its lock is left alone.
+   */
+  private async dropFinishedRuns(record: SyncRecord): Promise<void> {
+    for (const type of TYPES) {
+      const key = record.states?.[type];
+      if (key === undefined) continue;
+      const run = new StateStore(this.plan.stateDir, key);
+      const release = await run.lock(`cleanup after the sync of ${this.plan.ds.name}`).catch(() => undefined);
+      if (!release) continue;
+      try {
+        await run.remove();
+        await dropStaleResultsLock(run, record.results[type]);
+      } finally {
+        await release();
+      }
+    }
+  }
+
   /** After a crash between the rename and the ledger line: the counts recorded with the output. */
   private recount(record: SyncRecord): Counted {
     if (record.counts) return record.counts;
@@ -546,6 +594,7 @@ class SyncRun {
     } else {
       await appendLedger(plan.ledgerFull, entry);
     }
+    await this.dropFinishedRuns(record);
     await this.store.remove();
     const summary: SyncSummary = {
       dataset: plan.ds.name,

@@ -327,3 +327,75 @@ test("a folder dataset: --removed, --ledger and --results-dir may not put files 
   const ok = await runCli(SYNC("data", "-o", "clean", "--results-dir", "data/results"), { cwd: dir, env: emuEnv(emu) });
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test("--results-dir: one that cannot be written is exit 2 before any job; a re-run with another --results-dir uses it", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-resultsdir-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const proc = await runCli(SYNC("a.jsonl", "-o", "clean.jsonl", "--results-dir", "/proc"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(proc.code, 2, proc.stderr);
+  assert.match(proc.stderr, /results folder \/proc/);
+  assert.equal(emu.jobs().length, 0, "no job was created");
+
+  // Interrupted as the jobs are created; the results folder it named is gone; the re-run names another.
+  await mkdir(join(dir, "r1"));
+  await mkdir(join(dir, "r2"));
+  const first = await runCli(SYNC("a.jsonl", "-o", "clean.jsonl", "--results-dir", "r1"), {
+    cwd: dir,
+    env: emuEnv(emu),
+    onStderr: (text, child) => {
+      if (/created (tweets|users) job/.test(text)) child.kill("SIGINT");
+    },
+  });
+  assert.equal(first.code, 130, first.stderr);
+  await rm(join(dir, "r1"), { recursive: true });
+  const again = await runCli(SYNC("a.jsonl", "-o", "clean.jsonl", "--results-dir", "r2", "--wait-for-active"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(await readFile(join(dir, "clean.jsonl"), "utf8"), CLEAN);
+  assert.equal((await readdir(join(dir, "r2"))).length, 2);
+  const [e] = await ledger(join(dir, "compliance-ledger.jsonl"));
+  assert.equal(e!.types.tweets.results_file, join(dir, "r2", (await readdir(join(dir, "r2"))).find((f) => f.includes("tweets"))!));
+});
+
+test("a job's record left behind by a stop just after its results were recorded is cleaned up when the sync finishes: the next night's sync makes new jobs, never reuses last night's results", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-stale-job-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const state = join(dir, ".state", "compliant");
+  const { copyFileSync, mkdirSync, readdirSync } = await import("node:fs");
+  const kept = join(dir, "kept");
+  mkdirSync(kept);
+  // The first run stops before its ledger line (the ledger path is a folder), like a kill does;
+  // while it downloads, each job's own record is copied, as a kill between the sync recording the
+  // job as finished and the job's record being removed would leave it.
+  let copied = false;
+  const args = SYNC("a.jsonl", "-o", "clean.jsonl");
+  const first = await runCli(args, {
+    cwd: dir,
+    env: emuEnv(emu),
+    onStderr: (text) => {
+      if (/collected \d+ Post IDs/.test(text)) mkdirSync(join(dir, "compliance-ledger.jsonl"));
+      if (!copied && /Posts: downloaded/.test(text)) {
+        copied = true;
+        for (const f of readdirSync(state)) if (f.endsWith(".json")) copyFileSync(join(state, f), join(kept, f));
+      }
+    },
+  });
+  assert.equal(first.code, 5, first.stderr);
+  await rm(join(dir, "compliance-ledger.jsonl"), { recursive: true });
+  const leftovers = await readdir(kept);
+  assert.ok(leftovers.length > 0, "a job record was copied");
+  for (const f of leftovers) await writeFile(join(state, f), await readFile(join(kept, f)));
+  // The same command finishes the sync; then only the results folder is left in the state folder.
+  const again = await runCli(args, { cwd: dir, env: emuEnv(emu) });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual((await readdir(state)).filter((f) => f !== "results"), []);
+  // The next night: new jobs of both types.
+  const before = emu.jobs().map((j) => j.id);
+  const next = await runCli([...args, "--force"], { cwd: dir, env: emuEnv(emu) });
+  assert.equal(next.code, 0, next.stderr);
+  const made = emu.jobs().filter((j) => !before.includes(j.id));
+  assert.deepEqual(made.map((j) => j.type).sort(), ["tweets", "users"]);
+  const [, second] = await ledger(join(dir, "compliance-ledger.jsonl"));
+  assert.deepEqual([second!.types.tweets.jobs[0]!.id, second!.types.users.jobs[0]!.id].sort(), made.map((j) => j.id).sort());
+});
