@@ -229,10 +229,14 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (many && (removedFull.startsWith(outFull + sep) || removedFull.startsWith(`${outFull}.partial${sep}`))) {
       throw new UsageError(`the removed file ${opts.removed} is inside the output folder ${opts.output}; write it beside the folder.`);
     }
+    // Each is written to `<name>.partial` first, which replaces whatever is there.
+    if (removedFull === `${outFull}.partial` || outFull === `${removedFull}.partial`) {
+      throw new UsageError(`the removed file ${opts.removed} and the output ${shown(ctx.cwd, outFull)} would overwrite each other while being written (one is the other's .partial); choose another --removed.`);
+    }
     taken.push({ full: removedFull, what: "removed file" });
   }
   const ledgerFull = resolve(ctx.cwd, opts.ledger ?? join(dirname(outFull), LEDGER_FILE));
-  await checkLedger(ctx, ledgerFull, taken);
+  await checkLedger(ctx, ledgerFull, taken, many ? outFull : undefined);
   const resultsDir = opts.resultsDir !== undefined ? resolve(ctx.cwd, opts.resultsDir) : join(stateDir, "results");
   if (opts.resultsDir !== undefined) {
     const st = await lstat(resultsDir).catch(() => undefined);
@@ -270,9 +274,16 @@ async function sameDir(a: string, b: string): Promise<boolean> {
 }
 
 /** The ledger must be appendable now, so a run never does all the work and then fails on it. */
-async function checkLedger(ctx: Context, full: string, taken: Array<{ full: string; what: string }>): Promise<void> {
+async function checkLedger(ctx: Context, full: string, taken: Array<{ full: string; what: string }>, outFolder: string | undefined): Promise<void> {
   const name = shown(ctx.cwd, full);
   for (const t of taken) if (t.full === full) throw new UsageError(`the ledger ${name} is the ${t.what}; pass another --ledger.`);
+  // An output is first written to `<output>.partial`, which replaces whatever is there: the ledger.
+  for (const t of taken) {
+    if (t.what !== "dataset" && full === `${t.full}.partial`) throw new UsageError(`the ledger ${name} is where the ${t.what} is written before it is renamed into place, which would delete it; pass another --ledger.`);
+  }
+  if (outFolder !== undefined && (full.startsWith(outFolder + sep) || full.startsWith(`${outFolder}.partial${sep}`))) {
+    throw new UsageError(`the ledger ${name} is inside the output folder ${shown(ctx.cwd, outFolder)}, which holds the clean dataset only; write it beside the folder.`);
+  }
   const st = await lstat(full).catch(() => undefined);
   if (st) {
     if (!st.isFile()) throw new UsageError(`the ledger ${name} is not a regular file; pass another --ledger.`);

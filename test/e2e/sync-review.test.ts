@@ -399,3 +399,30 @@ test("a job's record left behind by a stop just after its results were recorded 
   const [, second] = await ledger(join(dir, "compliance-ledger.jsonl"));
   assert.deepEqual([second!.types.tweets.jobs[0]!.id, second!.types.users.jobs[0]!.id].sort(), made.map((j) => j.id).sort());
 });
+
+test("--removed and --ledger may not be another output's .partial (the ledger was deleted to make room for it) nor inside the output folder", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-partial-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  await mkdir(join(dir, "folder"));
+  await writeFile(join(dir, "folder", "x.jsonl"), ARCHIVE);
+  await mkdir(join(dir, "clean-folder"));
+  const evidence = line(entry(20));
+  await writeFile(join(dir, "l.jsonl.partial"), evidence);
+  await writeFile(join(dir, "c.jsonl.partial"), evidence);
+  const cases: string[][] = [
+    ["a.jsonl", "-o", "c.jsonl", "--removed", "c.jsonl.partial", "--ledger", "elsewhere.jsonl"],
+    ["a.jsonl", "-o", "c.jsonl", "--removed", "l.jsonl", "--ledger", "l.jsonl.partial"],
+    ["a.jsonl", "-o", "c.jsonl", "--ledger", "c.jsonl.partial"],
+    ["folder", "-o", "clean-folder", "--ledger", "clean-folder/ledger.jsonl"],
+  ];
+  for (const args of cases) {
+    const r = await runCli(SYNC(...args), { cwd: dir, env: emuEnv(emu) });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+  }
+  assert.equal(await readFile(join(dir, "l.jsonl.partial"), "utf8"), evidence, "the ledger is untouched");
+  assert.equal(await readFile(join(dir, "c.jsonl.partial"), "utf8"), evidence);
+  assert.deepEqual((await readdir(dir)).filter((f) => f !== ".state").sort(), ["a.jsonl", "c.jsonl.partial", "clean-folder", "folder", "l.jsonl.partial"]);
+  assert.deepEqual(await readdir(join(dir, "clean-folder")), []);
+  assert.equal(emu.jobs().length, 0);
+});
