@@ -193,6 +193,11 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     inputs.push({ full: datasetFull, what: "dataset" });
     if (opts.inPlace) {
       outFull = await realpath(datasetFull);
+      // The rename puts a new file under this name only: other names of the same file go on
+      // holding what had to be removed.
+      if (st.nlink > 1) {
+        ctx.log.warn(`${shown(ctx.cwd, datasetFull)} has ${st.nlink - 1} other hard link${st.nlink > 2 ? "s" : ""}: --in-place replaces the file under this name only, and the other name${st.nlink > 2 ? "s" : ""} will keep the content that had to be removed`);
+      }
     } else {
       outFull = await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: true, inputs });
       if (!opts.force && (await lstat(outFull).catch(() => undefined))) {

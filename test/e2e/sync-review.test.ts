@@ -426,3 +426,15 @@ test("--removed and --ledger may not be another output's .partial (the ledger wa
   assert.deepEqual(await readdir(join(dir, "clean-folder")), []);
   assert.equal(emu.jobs().length, 0);
 });
+
+test("--in-place on a file with other hard links says that those names keep the old content", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-hardlink-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const { link } = await import("node:fs/promises");
+  await link(join(dir, "a.jsonl"), join(dir, "backup.jsonl"));
+  const r = await runCli(SYNC("a.jsonl", "--in-place"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "a.jsonl"), "utf8"), CLEAN);
+  assert.match(r.stderr, /warning: a\.jsonl has 1 other hard link/);
+});
