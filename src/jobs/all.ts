@@ -53,6 +53,8 @@ export interface AllOptions {
    * IDs would otherwise resume this finished job instead of making a new one).
    */
   onFinished?: (summary: RunSummary, run: { stateKey: string }) => Promise<void>;
+  /** The command a user runs again to resume (sync's runs are resumed by `compliant sync`). Not a CLI flag. */
+  resumeCommand?: string;
 }
 
 /**
@@ -191,7 +193,7 @@ class AllRun {
   }
 
   private get resumeHint(): string {
-    return "run the same `compliant all` command again to resume";
+    return `run the same \`${this.opts.resumeCommand ?? "compliant all"}\` command again to resume`;
   }
 
   async go() {
@@ -316,7 +318,7 @@ class AllRun {
         timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
         signal: this.ctx.signal,
         timeoutLabelMs: this.opts.timeout !== undefined ? this.opts.timeout * 1000 : undefined,
-        resumeHint: "compliant all … (the same command)",
+        resumeHint: `${this.opts.resumeCommand ?? "compliant all"} … (the same command)`,
         onPoll: (j, changed, next) => {
           if (changed) this.ctx.log.info(`job ${j.id}${label} is ${forTerminal(j.status)}`);
           if (changed && next) this.ctx.log.progress(`waiting for job ${j.id}${label}; next check in ${Math.round(next / 1000)} s`);

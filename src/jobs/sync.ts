@@ -447,6 +447,7 @@ class SyncRun {
           stateDir: this.opts.stateDir,
           force: true,
           resultsInStateDir: true,
+          resumeCommand: "compliant sync",
           onFinished: async (summary, run) => {
             record.finished[type] = summary;
             (record.states ??= {})[type] = run.stateKey;

@@ -438,3 +438,13 @@ test("--in-place on a file with other hard links says that those names keep the 
   assert.equal(await readFile(join(dir, "a.jsonl"), "utf8"), CLEAN);
   assert.match(r.stderr, /warning: a\.jsonl has 1 other hard link/);
 });
+
+test("sync --timeout: exit 7 tells the user to run the same sync again, not `compliant all`", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-timeout-");
+  const emu = await emulatorFor(t, { flow: "api", pollsToComplete: 1000 });
+  await writeFile(join(dir, "a.jsonl"), ARCHIVE);
+  const r = await runCli(SYNC("a.jsonl", "-o", "clean.jsonl", "--timeout", "0.5"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 7, r.stderr);
+  assert.doesNotMatch(r.stderr, /compliant all/);
+  assert.match(r.stderr.trim().split("\n").at(-1)!, /compliant sync/);
+});
