@@ -588,7 +588,9 @@ class SyncRun {
       };
     };
     const finishedAt = new Date().toISOString();
-    const syncId = `${record.key}-${stampOf(record.startedAt)}`;
+    // To the millisecond: two syncs of one key can start in the same second (one with no job
+    // takes milliseconds), and a second-stamp made the second one look already recorded.
+    const syncId = `${record.key}-${record.startedAt.replace(/[-:]/g, "")}`;
     const entry: LedgerEntry = {
       ledger_version: 1,
       sync_id: syncId,

@@ -192,7 +192,7 @@ test("a re-run after a crash between the ledger line and the end finds its line 
   const state = join(dir, ".state", "compliant");
   const recordFile = (await readdir(state)).find((f) => f.endsWith(".sync"))!;
   const record = JSON.parse(await readFile(join(state, recordFile), "utf8")) as { key: string; startedAt: string };
-  const syncId = `${record.key}-${record.startedAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+  const syncId = `${record.key}-${record.startedAt.replace(/[-:]/g, "")}`;
   await writeFile(join(dir, "compliance-ledger.jsonl"), "{\"cut by a cr\n" + line({ ...entry(0), sync_id: syncId }));
   const again = await runCli(args, { cwd: dir, env: emuEnv(emu) });
   assert.equal(again.code, 0, again.stderr);
@@ -447,4 +447,18 @@ test("sync --timeout: exit 7 tells the user to run the same sync again, not `com
   assert.equal(r.code, 7, r.stderr);
   assert.doesNotMatch(r.stderr, /compliant all/);
   assert.match(r.stderr.trim().split("\n").at(-1)!, /compliant sync/);
+});
+
+test("every successful sync appends its own ledger line, also two that start in the same second (a dataset with nothing to check runs no job and takes milliseconds)", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-same-second-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "empty.jsonl"), "");
+  for (let i = 0; i < 4; i++) {
+    const r = await runCli(SYNC("empty.jsonl", "--in-place"), { cwd: dir, env: emuEnv(emu) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /already records this sync/);
+  }
+  const entries = await ledger(join(dir, "compliance-ledger.jsonl"));
+  assert.equal(entries.length, 4);
+  assert.equal(new Set(entries.map((e) => e.sync_id)).size, 4);
 });
