@@ -462,3 +462,23 @@ test("every successful sync appends its own ledger line, also two that start in 
   assert.equal(entries.length, 4);
   assert.equal(new Set(entries.map((e) => e.sync_id)).size, 4);
 });
+
+test("a users CSV (id, username, no text): its user IDs are not taken for Post IDs, and Post results never remove its rows", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-users-csv-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  // …10: as a Post, delete/bounced; as a user, scrub_geo only. …01: a deleted user.
+  const csv = `id,username,name\n${U("110")},kept_user,K\n${U("001")},gone,G\n${U("160")},other,O\n`;
+  await writeFile(join(dir, "users.csv"), csv);
+  const ids = await runCli(["ids", "users.csv"], { cwd: dir });
+  assert.equal(ids.code, 0, ids.stderr);
+  assert.equal(ids.stdout, "");
+  const r = await runCli(SYNC("users.csv", "-o", "clean.csv"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.csv"), "utf8"), `id,username,name\n${U("110")},kept_user,K\n${U("160")},other,O\n`);
+  assert.deepEqual(emu.jobs().map((j) => j.type), ["users"], "no tweets job for a dataset without Posts");
+  // Post results naming the same digits leave the rows alone (apply, as for JSON user objects).
+  await writeFile(join(dir, "posts.ndjson"), `{"id":"${U("110")}","action":"delete","created_at":"2024-01-01T00:00:00.000Z","reason":"deleted"}\n`);
+  const applied = await runCli(["apply", "-r", "posts.ndjson", "users.csv", "-o", "same.csv"], { cwd: dir });
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.equal(await readFile(join(dir, "same.csv"), "utf8"), csv);
+});
