@@ -118,12 +118,26 @@ class SyncStore {
     return r as SyncRecord;
   }
 
-  async save(r: SyncRecord): Promise<void> {
+  private saving: Promise<void> = Promise.resolve();
+
+  /**
+   * Saves the record as it is now. Saves run one after the other: both jobs finish at about the
+   * same time and each saves, and two overlapping saves could rename in the other order, leaving
+   * the earlier snapshot (one job not finished) on disk; a kill then would start that job again.
+   */
+  save(r: SyncRecord): Promise<void> {
+    const text = `${JSON.stringify(r, null, 2)}\n`;
+    const next = this.saving.then(() => this.write(text));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private async write(text: string): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${randomBytes(8).toString("hex")}.tmp`;
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      await fh.write(`${JSON.stringify(r, null, 2)}\n`);
+      await fh.write(text);
       await fh.sync();
     } finally {
       await fh.close();
