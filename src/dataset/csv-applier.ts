@@ -183,6 +183,10 @@ export class CsvApplier {
     }
     if (r.unclosed) return this.bad(r, "a quoted field is not closed");
     const cols = this.columns;
+    if (cols.usersOnly) {
+      this.keep(r);
+      return;
+    }
     const keyCol = this.type === "tweets" ? cols.post : cols.author;
     idSpan(r, keyCol, this.span);
     if (this.span[0] < 0) {

@@ -87,6 +87,8 @@ export interface CsvColumns {
   geo: number[];
   /** Column names (decoded header). */
   names: string[];
+  /** Read for Posts, a users CSV: it holds no Post ID, and every row is kept as it is. */
+  usersOnly?: boolean;
 }
 
 /** What the user asked for with --id-column / --user-column. */
@@ -144,7 +146,12 @@ export function csvColumns(names: readonly string[], type: DatasetType, choice: 
   } else {
     author = first(names, AUTHOR_ID);
     // A users CSV (twarc-csv `--input-data-type users`): each row is a user, its own `id`.
-    if (author < 0 && (names.includes("username") || names.includes("screen_name")) && !names.includes("text")) author = post;
+    if (author < 0 && (names.includes("username") || names.includes("screen_name")) && !names.includes("text")) {
+      author = post;
+      // Its `id` is a user's, not a Post's: Post results never touch its rows (as for JSON user
+      // objects), unless --id-column says which column holds Post IDs.
+      if (type === "tweets" && choice.idColumn === undefined) return { ...columnsOf(names, rtweet, -1, author), usersOnly: true };
+    }
   }
   if (type === "tweets" && post < 0) {
     throw new UsageError(`no Post ID column in the header of ${dataset} (it has ${listed(names)}); name it with --id-column <name>.`);
@@ -152,6 +159,10 @@ export function csvColumns(names: readonly string[], type: DatasetType, choice: 
   if (type === "users" && author < 0) {
     throw new UsageError(`no user ID column in the header of ${dataset} (it has ${listed(names)}); name it with --user-column <name>.`);
   }
+  return columnsOf(names, rtweet, post, author);
+}
+
+function columnsOf(names: readonly string[], rtweet: boolean, post: number, author: number): CsvColumns {
   const geo: number[] = [];
   names.forEach((n, i) => {
     if (GEO_EXACT.has(n) || /^(geo|place|coordinates|coords)[._]/.test(n) || (rtweet && RTWEET_GEO.has(n))) geo.push(i);

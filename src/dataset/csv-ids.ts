@@ -52,6 +52,7 @@ export class CsvIdReader {
       return;
     }
     const cols = this.columns;
+    if (cols.usersOnly) return;
     const keyCol = this.type === "tweets" ? cols.post : cols.author;
     idSpan(r, keyCol, this.span);
     if (this.span[0] < 0) {

@@ -88,13 +88,22 @@ export interface Sink {
  * Writes `<path>.partial` in the same folder, then renames it over `<path>` on commit. The
  * `.partial` is always a new file (a stale one is removed first; O_EXCL and O_NOFOLLOW, so a link
  * planted there is never followed), and only a regular file is ever renamed over. A device or
- * FIFO at `<path>` (given with --force) is written in place instead, with no rename.
+ * FIFO at `<path>` (given with --force) is written in place instead, with no rename. `mode`
+ * sets the new file's permission bits (the umask does not apply).
  */
-export async function atomicFileSink(full: string): Promise<Sink> {
+export async function atomicFileSink(full: string, opts: { mode?: number } = {}): Promise<Sink> {
   const there = await stat(full).catch(() => undefined);
   if (there && !there.isFile() && !there.isDirectory()) return inPlaceSink(full);
   const partial = partialPath(full);
   const file = await createPartial(partial);
+  // A file that replaces another (sync --in-place) keeps its permissions, whatever the umask.
+  if (opts.mode !== undefined) {
+    await file.chmod(opts.mode).catch(async (err: unknown) => {
+      await file.close().catch(() => undefined);
+      await unlink(partial).catch(() => undefined);
+      throw err;
+    });
+  }
   let closed: boolean | "replaced" = false;
   const close = async () => {
     if (!closed) {

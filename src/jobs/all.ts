@@ -48,9 +48,13 @@ export interface AllOptions {
   resultsInStateDir?: boolean;
   /**
    * Told the summary once the results are in place, before the run's record is removed: a caller
-   * that records it (sync) then never runs the same IDs again after a crash between the two.
+   * that records it (sync) then never runs the same IDs again after a crash between the two. It
+   * is told the record's key too, to remove a record such a crash left (the next run of the same
+   * IDs would otherwise resume this finished job instead of making a new one).
    */
-  onFinished?: (summary: RunSummary) => Promise<void>;
+  onFinished?: (summary: RunSummary, run: { stateKey: string }) => Promise<void>;
+  /** The command a user runs again to resume (sync's runs are resumed by `compliant sync`). Not a CLI flag. */
+  resumeCommand?: string;
 }
 
 /**
@@ -88,7 +92,7 @@ export async function runAll(ctx: Context, opts: AllOptions): Promise<RunSummary
       ids.duplicates,
       stats,
     );
-    await opts.onFinished?.(summary);
+    await opts.onFinished?.(summary, { stateKey: store.key });
     await store.remove();
     // Not a failure (the run did what it could): the IDs are named so they can be looked at.
     const invalid = invalidIdsWarning(summary);
@@ -189,7 +193,7 @@ class AllRun {
   }
 
   private get resumeHint(): string {
-    return "run the same `compliant all` command again to resume";
+    return `run the same \`${this.opts.resumeCommand ?? "compliant all"}\` command again to resume`;
   }
 
   async go() {
@@ -314,7 +318,7 @@ class AllRun {
         timeoutMs: this.deadline !== undefined ? Math.max(0, this.deadline - Date.now()) : undefined,
         signal: this.ctx.signal,
         timeoutLabelMs: this.opts.timeout !== undefined ? this.opts.timeout * 1000 : undefined,
-        resumeHint: "compliant all … (the same command)",
+        resumeHint: `${this.opts.resumeCommand ?? "compliant all"} … (the same command)`,
         onPoll: (j, changed, next) => {
           if (changed) this.ctx.log.info(`job ${j.id}${label} is ${forTerminal(j.status)}`);
           if (changed && next) this.ctx.log.progress(`waiting for job ${j.id}${label}; next check in ${Math.round(next / 1000)} s`);

@@ -13,6 +13,8 @@ export interface HistoryOptions {
 }
 
 export const DEFAULT_MAX_AGE_H = 24;
+/** How far ahead of this clock a finish time may be (another machine's clock) before it is refused. */
+const FUTURE_SLACK_MS = 5 * 60_000;
 
 /** "3.2 h", "2 d 4 h", "12 min": an age a person reads at a glance. */
 export function ageText(ms: number): string {
@@ -24,6 +26,11 @@ export function ageText(ms: number): string {
   return `${d} d ${Math.floor(h - d * 24)} h`;
 }
 
+function moreFiles(e: LedgerEntry): string {
+  const n = Array.isArray(e.dataset.files) ? e.dataset.files.length - 1 : 0;
+  return n > 0 ? ` (+${n} more file${n === 1 ? "" : "s"})` : "";
+}
+
 function table(entries: LedgerEntry[], now: number): string {
   const head = ["FINISHED (UTC)", "AGE", "POSTS", "USERS", "REMOVED", "SCRUBBED", "DATASET"];
   const rows = entries.map((e) => [
@@ -33,7 +40,7 @@ function table(entries: LedgerEntry[], now: number): string {
     `${e.types.users.ids_needing_action}/${e.types.users.ids_checked}`,
     String(e.records.removed_for_own_event + e.records.removed_for_author),
     String(e.records.scrubbed),
-    `${e.dataset.path}${e.output.in_place ? " (in place)" : ` → ${e.output.path}`}`,
+    `${e.dataset.path}${moreFiles(e)}${e.output.in_place ? " (in place)" : ` → ${e.output.path}`}`,
   ].map((c) => forTerminal(c)));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
@@ -49,7 +56,10 @@ export async function run(opts: HistoryOptions, ctx: Context): Promise<void> {
   const now = Date.now();
   const newest = entries?.[0];
   const ageMs = newest ? now - Date.parse(newest.finished_at) : undefined;
-  const stale = ageMs === undefined || ageMs > maxAge * 3_600_000;
+  // A finish time in the future is no evidence of a recent sync: it comes from a clock that was
+  // wrong, and taken at its word it would keep the archive "fresh" until that date.
+  const future = ageMs !== undefined && ageMs < -FUTURE_SLACK_MS;
+  const stale = ageMs === undefined || ageMs > maxAge * 3_600_000 || future;
   if (opts.json) {
     ctx.stdout.write(
       `${JSON.stringify({ ledger: name, max_age_hours: maxAge, newest_age_hours: ageMs === undefined ? null : Math.round((ageMs / 3_600_000) * 100) / 100, stale, entries: entries ?? [] }, null, 2)}\n`,
@@ -59,6 +69,12 @@ export async function run(opts: HistoryOptions, ctx: Context): Promise<void> {
   }
   if (entries === undefined) throw new CliError(`no sync is recorded: the ledger ${name} does not exist (pass --ledger <file> if it is elsewhere).`, ExitCode.stale);
   if (!newest) throw new CliError(`no sync is recorded in the ledger ${name}.`, ExitCode.stale);
+  if (future) {
+    throw new CliError(
+      `the newest ledger entry finished in the future (${newest.finished_at}, ${ageText(-ageMs!)} from now): this machine's clock, or the one that wrote it, is wrong, so the ledger does not show a recent sync; fix the clock and run compliant sync.`,
+      ExitCode.stale,
+    );
+  }
   if (stale) {
     throw new CliError(
       `the last sync finished ${ageText(ageMs!)} ago (${newest.finished_at}), more than --max-age ${maxAge} h: the archive may hold content that had to be removed; run compliant sync.`,

@@ -30,7 +30,8 @@ export interface LedgerEntry {
   tool: "compliant";
   tool_version: string;
   api_origin: string;
-  dataset: { path: string; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
+  /** `files`: when several files were given (not a folder), every one (`path` is the first). */
+  dataset: { path: string; files?: string[]; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
   output: { path: string; in_place: boolean; bytes: number; sha256: string; sha256_of: Fingerprint["of"] };
   removed_file: string | null;
   rehydrate_file: string | null;
@@ -58,7 +59,12 @@ export async function appendLedger(path: string, entry: LedgerEntry): Promise<vo
   let fh;
   try {
     fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
-    await fh.write(`${JSON.stringify(entry)}\n`);
+    // A last line cut short by an earlier crash (or a full disk) has no newline: this entry
+    // starts on a line of its own, or it would be glued to that fragment and lost with it.
+    const torn = await endsTorn(path, (await fh.stat()).size);
+    const bytes = Buffer.from(`${torn ? "\n" : ""}${JSON.stringify(entry)}\n`);
+    // A short write is finished, never left as a half line.
+    for (let off = 0; off < bytes.length; ) off += (await fh.write(bytes, off)).bytesWritten;
     await fh.sync();
   } catch (err) {
     throw new CliError(
@@ -68,6 +74,37 @@ export async function appendLedger(path: string, entry: LedgerEntry): Promise<vo
   } finally {
     await fh?.close().catch(() => undefined);
   }
+}
+
+async function endsTorn(path: string, size: number): Promise<boolean> {
+  if (size === 0) return false;
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const last = Buffer.alloc(1);
+    return (await fh.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Whether the ledger already has a line for this sync (a re-run after a kill between the line
+ * and the end). Lines that are not entries are passed over: a damaged line elsewhere must not
+ * make the same sync recorded twice.
+ */
+export async function ledgerEntryFor(path: string, syncId: string): Promise<LedgerEntry | undefined> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  for (const line of text.split("\n")) {
+    if (!line.includes(syncId)) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (isEntry(v) && v.sync_id === syncId) return v;
+    } catch {
+      // not an entry: passed over
+    }
+  }
+  return undefined;
 }
 
 /** The ledger's entries, oldest first; a line that is not an entry is refused with its number. */
@@ -89,13 +126,24 @@ export async function readLedger(path: string, shown: string): Promise<LedgerEnt
     } catch {
       throw notEntry(shown, i + 1, "not JSON");
     }
-    const e = v as Partial<LedgerEntry>;
-    if (typeof v !== "object" || v === null || e.ledger_version !== 1 || typeof e.finished_at !== "string" || Number.isNaN(Date.parse(e.finished_at)) || typeof e.dataset?.path !== "string") {
-      throw notEntry(shown, i + 1, "not a ledger entry of this version");
-    }
-    entries.push(v as LedgerEntry);
+    if (!isEntry(v)) throw notEntry(shown, i + 1, "not a ledger entry of this version");
+    entries.push(v);
   });
   return entries;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
+
+/** Every field `history` shows is there, of its type (a line that only looks like an entry is refused, not a crash). */
+function isEntry(v: unknown): v is LedgerEntry {
+  if (!isObj(v) || v.ledger_version !== 1 || typeof v.finished_at !== "string" || Number.isNaN(Date.parse(v.finished_at))) return false;
+  if (!isObj(v.dataset) || typeof v.dataset.path !== "string") return false;
+  if (!isObj(v.output) || typeof v.output.path !== "string" || typeof v.output.in_place !== "boolean") return false;
+  if (!isObj(v.types)) return false;
+  for (const t of [v.types.tweets, v.types.users]) if (!isObj(t) || !isCount(t.ids_checked) || !isCount(t.ids_needing_action)) return false;
+  const r = v.records;
+  return isObj(r) && isCount(r.read) && isCount(r.removed_for_own_event) && isCount(r.removed_for_author) && isCount(r.scrubbed);
 }
 
 function notEntry(shown: string, lineNo: number, why: string): CliError {

@@ -5,14 +5,14 @@ import { CliError, ExitCode } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { readInput } from "../io/input.js";
 import { tee } from "../io/tee.js";
-import { atomicFileSink, compressedByName, type Sink } from "../io/atomic-file.js";
+import { atomicFileSink, compressedByName, gzipSink, type Sink } from "../io/atomic-file.js";
 import { ChainApplier } from "../dataset/chain.js";
 import type { CsvColumnChoice } from "../dataset/csv-columns.js";
 import { zeroCounts, type ApplierCounts } from "../dataset/applier.js";
 import type { EventIndex } from "../dataset/event-index.js";
 import { applyToPageFiles, pageIds, parsePage, readPage, StagedFolder, type DatasetFile, type DatasetPlan } from "../dataset/folder.js";
 import { detectFormat, type DatasetFormat } from "../dataset/format.js";
-import { invalidDatasetError } from "../dataset/invalid.js";
+import { invalidDatasetError, type InvalidLines } from "../dataset/invalid.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import { transferText } from "../output/render.js";
 import type { DatasetType } from "../dataset/record-shape.js";
@@ -86,13 +86,13 @@ function manifest(entries: Array<{ base: string; sha256: string; bytes: number }
 }
 
 /** A reader of one file that also hashes its bytes as they are on disk, and says how far it is. */
-function hashedRead(full: string, name: string, ctx: Context): { stream: AsyncIterable<Buffer>; done: () => { bytes: number; sha256: string }; progress: (what: string) => void } {
+function hashedRead(full: string, name: string, ctx: Context, onFormat?: (gzip: boolean) => void): { stream: AsyncIterable<Buffer>; done: () => { bytes: number; sha256: string }; progress: (what: string) => void } {
   const sha = createHash("sha256");
   let bytes = 0;
   let size: number | undefined;
   stat(full).then((st) => (size = st.size), () => undefined);
   const started = Date.now();
-  const stream = readInput({ kind: "file", path: full }, ctx.stdin, name, undefined, (c) => {
+  const stream = readInput({ kind: "file", path: full }, ctx.stdin, name, onFormat, (c) => {
     sha.update(c);
     bytes += c.length;
   });
@@ -116,6 +116,7 @@ async function collectStream(
   into: Record<DatasetType, IdFileWriter>,
   signal: AbortSignal,
   progress: () => void,
+  noUser: NoUser,
 ): Promise<number> {
   const sniff = await detectFormat(stream, full, fmt.format, fmt.choice);
   const flush = async () => {
@@ -132,19 +133,38 @@ async function collectStream(
   // CSV: the Post and the user column are read by two readers of the same bytes.
   const [a, b] = tee(sniff.stream, 2);
   const one = (src: AsyncIterable<Buffer>, type: DatasetType) =>
-    extractDataset(src, { csv: true, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => (progress(), into[type].flush()), signal);
+    extractDataset(src, { csv: true, type, field: undefined, choice: fmt.choice, name }, (id) => into[type].add(id), () => (progress(), into[type].flush()), signal, false);
   const [t, u] = await Promise.all([one(a!, "tweets"), one(b!, "users")]);
+  // A record with no Post ID fails the tweets reading. One the tweets reading took but the users
+  // reading did not is a Post that names no author: it is checked by its Post ID, and has no
+  // user to check (collectIds judges a dataset without Posts).
   if (t.invalid.count > 0) throw invalidDatasetError(name, t.invalid, SYNC_REMEDY);
-  if (u.invalid.count > 0) throw invalidDatasetError(name, u.invalid, SYNC_REMEDY);
+  noUser.count += u.invalid.count;
+  if (u.invalid.count > 0) noUser.first ??= { name, invalid: u.invalid };
   return t.lines;
 }
 
+/** Records the users reading found no user ID in (collectIds decides what they mean). */
+interface NoUser {
+  count: number;
+  first?: { name: string; invalid: InvalidLines };
+}
+
+
 /** Step 1 of sync: every Post ID and user ID of the dataset into two ID files, and its fingerprint. */
 export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Record<DatasetType, IdFileWriter>, ctx: Context): Promise<{ fingerprint: Fingerprint; records: number }> {
+  const noUser: NoUser = { count: 0 };
+  const judged = <T>(r: T): T => {
+    // In a dataset of user objects (no Post IDs at all) a record without a user ID is unreadable;
+    // beside Posts, it is a Post without an author.
+    if (noUser.first && into.tweets.count === 0) throw invalidDatasetError(noUser.first.name, noUser.first.invalid, SYNC_REMEDY);
+    if (noUser.count > 0) ctx.log.info(`${noUser.count.toLocaleString("en-US")} record${noUser.count === 1 ? "" : "s"} name no author: checked by Post ID only (no user to check)`);
+    return r;
+  };
   if (ds.kind === "file") {
     const read = hashedRead(ds.full, ds.name, ctx);
-    const records = await collectStream(read.stream, ds.full, ds.name, fmt, into, ctx.signal, () => read.progress("collecting Post and user IDs from"));
-    return { fingerprint: { ...read.done(), of: "file" }, records };
+    const records = await collectStream(read.stream, ds.full, ds.name, fmt, into, ctx.signal, () => read.progress("collecting Post and user IDs from"), noUser);
+    return judged({ fingerprint: { ...read.done(), of: "file" }, records });
   }
   const plan = ds.plan;
   const entries: Array<{ base: string; sha256: string; bytes: number }> = [];
@@ -166,10 +186,10 @@ export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Recor
   }
   for (const f of plan.files) {
     const read = hashedRead(f.full, f.name, ctx);
-    records += await collectStream(read.stream, f.full, f.name, fmt, into, ctx.signal, () => read.progress("collecting Post and user IDs from"));
+    records += await collectStream(read.stream, f.full, f.name, fmt, into, ctx.signal, () => read.progress("collecting Post and user IDs from"), noUser);
     entries.push({ base: f.base, ...read.done() });
   }
-  return { fingerprint: manifest(entries), records };
+  return judged({ fingerprint: manifest(entries), records });
 }
 
 function fileEntry(f: DatasetFile, buf: Buffer): { base: string; sha256: string; bytes: number } {
@@ -252,8 +272,10 @@ async function applyFile(
   expected: string | undefined,
   auditHeader: { first: boolean },
   ctx: Context,
+  inPlace = false,
 ): Promise<{ counts: ApplierCounts[]; records: number; unit: string; sink: Sink; before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> }; out: () => { bytes: number; sha256: string }; input: { bytes: number; sha256: string } }> {
-  const read = hashedRead(full, name, ctx);
+  let gzip = false;
+  const read = hashedRead(full, name, ctx, (gz) => (gzip = gz));
   const sniff = await detectFormat(read.stream, full, fmt.format, fmt.choice);
   const csv = sniff.format === "csv";
   // A CSV header goes to the removed file once: from the first stage of the first CSV file.
@@ -264,7 +286,11 @@ async function applyFile(
   const sha = createHash("sha256");
   const counter = { bytes: 0 };
   const before: { hook?: (fp: { bytes: number; sha256: string }) => Promise<void> } = {};
-  const sink = compressedByName(target, hashing(await atomicFileSink(target), sha, counter, before));
+  // In place, the file stays what it was: its permissions, and gzip or not (whatever its name);
+  // a new output is compressed by its name, as apply's is.
+  const mode = inPlace ? (await stat(full)).mode & 0o7777 : undefined;
+  const hashed = hashing(await atomicFileSink(target, { mode }), sha, counter, before);
+  const sink = inPlace ? (gzip ? gzipSink(hashed) : hashed) : compressedByName(target, hashed);
   try {
     await applyStream(sniff.stream, chain, { out: sink, removed: audit, rehydrate: side.rehydrate }, ctx.signal, () =>
       read.progress(`applying both result sets (${chain.counts.lines.toLocaleString("en-US")} ${csv ? "CSV records" : `${chain.unit}s`}) to`),
@@ -309,10 +335,11 @@ export async function applyStages(
   side: Side,
   expected: Fingerprint,
   ctx: Context,
+  inPlace = false,
 ): Promise<ApplyOutcome> {
   const audit = side.removed;
   if (ds.kind === "file") {
-    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, side, expected.sha256, { first: true }, ctx);
+    const r = await applyFile(ds.full, ds.name, outFull, stages, fmt, side, expected.sha256, { first: true }, ctx, inPlace);
     return {
       stages: r.counts,
       records: r.records,

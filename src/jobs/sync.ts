@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, lstat, mkdir, stat, open, readdir, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { JobType } from "../api/schemas.js";
 import { resolveStateDir } from "../config.js";
@@ -10,15 +10,16 @@ import { atomicFileSink, compressedByName, type Sink } from "../io/atomic-file.j
 import { readInput } from "../io/input.js";
 import { shown } from "../io/target.js";
 import { isFolder, planDatasets, checkOutputFolder } from "../dataset/folder.js";
-import { loadResults, type LoadedResults } from "../dataset/event-index.js";
+import { EventIndex, loadResults, type LoadedResults } from "../dataset/event-index.js";
 import { checkOutputFile } from "../dataset/output.js";
 import type { DatasetFormat } from "../dataset/format.js";
+import { forTerminal } from "../output/escape.js";
 import { sharedProgress } from "../output/log.js";
 import type { RunSummary } from "../output/render.js";
 import { VERSION } from "../version.js";
 import { runAll } from "./all.js";
-import { appendLedger, LEDGER_FILE, readLedger, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
-import { lockInStateDir } from "./state.js";
+import { appendLedger, LEDGER_FILE, ledgerEntryFor, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
+import { dropStaleResultsLock, lockInStateDir, StateStore } from "./state.js";
 import { applyStages, collectIds, fingerprintOf, IdFileWriter, RehydrateList, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
 
 /** What `compliant sync` is told (commands/sync.ts declares and checks the flags). */
@@ -77,6 +78,8 @@ interface SyncRecord {
   ids: Record<JobType, number>;
   /** What the apply did, recorded with `output` (the ledger line needs it after a crash). */
   counts?: Counted;
+  /** The state key of each finished type's `all` run, whose record a crash may have left. */
+  states?: Partial<Record<JobType, string>>;
 }
 
 interface Counted {
@@ -117,12 +120,26 @@ class SyncStore {
     return r as SyncRecord;
   }
 
-  async save(r: SyncRecord): Promise<void> {
+  private saving: Promise<void> = Promise.resolve();
+
+  /**
+   * Saves the record as it is now. Saves run one after the other: both jobs finish at about the
+   * same time and each saves, and two overlapping saves could rename in the other order, leaving
+   * the earlier snapshot (one job not finished) on disk; a kill then would start that job again.
+   */
+  save(r: SyncRecord): Promise<void> {
+    const text = `${JSON.stringify(r, null, 2)}\n`;
+    const next = this.saving.then(() => this.write(text));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private async write(text: string): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${randomBytes(8).toString("hex")}.tmp`;
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      await fh.write(`${JSON.stringify(r, null, 2)}\n`);
+      await fh.write(text);
       await fh.sync();
     } finally {
       await fh.close();
@@ -154,8 +171,10 @@ class SyncStore {
 /** Where the dataset is and where its clean copy goes, all checked before anything is read. */
 interface Plan {
   ds: SyncDataset;
-  /** The dataset's absolute path (file or folder). */
+  /** The dataset's absolute path (file or folder; the first of several files). */
   datasetFull: string;
+  /** Several files given (not a folder): all of them, as the ledger names them. */
+  datasetFiles: string[] | undefined;
   outFull: string;
   inPlace: boolean;
   removedFull: string | undefined;
@@ -163,6 +182,8 @@ interface Plan {
   ledgerFull: string;
   resultsDir: string;
   stateDir: string;
+  /** Set when the output exists and --force was not given: throws the usage error. */
+  refuseExisting: (() => Promise<void>) | undefined;
 }
 
 async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
@@ -178,9 +199,14 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
   let datasetFull: string;
   let outFull: string;
   const inputs: Array<{ full: string; what: string }> = [];
+  // An existing output without --force is refused, unless it is the one an interrupted run of
+  // this sync put in place before it could write its ledger line (SyncRun.go decides).
+  let refuseExisting: (() => Promise<void>) | undefined;
+  let datasetFiles: string[] | undefined;
+  let datasetFolder: string | undefined;
   if (!many) {
     datasetFull = resolve(ctx.cwd, args[0]!);
-    // A symbolic link stands for its file (--in-place then replaces that file, not the link).
+    // A link to a file is that file (as for apply); --in-place then replaces the file it points to.
     const st = await stat(datasetFull).catch(() => undefined);
     if (!st) throw new UsageError(`the dataset ${args[0]} does not exist.`);
     if (!st.isFile()) throw new UsageError(`the dataset ${args[0]} is not a regular file or folder.`);
@@ -188,8 +214,18 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     inputs.push({ full: datasetFull, what: "dataset" });
     if (opts.inPlace) {
       outFull = await realpath(datasetFull);
+      // The rename puts a new file under this name only: other names of the same file go on
+      // holding what had to be removed.
+      if (st.nlink > 1) {
+        ctx.log.warn(`${shown(ctx.cwd, datasetFull)} has ${st.nlink - 1} other hard link${st.nlink > 2 ? "s" : ""}: --in-place replaces the file under this name only, and the other name${st.nlink > 2 ? "s" : ""} will keep the content that had to be removed`);
+      }
     } else {
-      outFull = await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: Boolean(opts.force), inputs });
+      outFull = await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: true, inputs });
+      if (!opts.force && (await lstat(outFull).catch(() => undefined))) {
+        refuseExisting = async () => {
+          await checkOutputFile(ctx.cwd, opts.output!, "output file", { force: false, inputs });
+        };
+      }
     }
   } else {
     if (opts.inPlace) {
@@ -202,7 +238,14 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     for (const f of files) inputs.push({ full: f.full, what: "dataset" });
     if (plan.skipped.length > 0) ctx.log.warn(`left out ${plan.skipped.join(", ")}: folders inside the dataset folder are not entered`);
     ds = { kind: "plan", plan, name: folder !== undefined ? shown(ctx.cwd, folder) : files.map((f) => f.name).join(", ") };
-    outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: Boolean(opts.force), inputs, datasetFolder: folder });
+    if (folder === undefined) datasetFiles = files.map((f) => f.full);
+    datasetFolder = folder;
+    outFull = await checkOutputFolder(ctx.cwd, opts.output!, { force: true, inputs, datasetFolder: folder });
+    if (!opts.force && ((await readdir(outFull).catch(() => [])) as string[]).length > 0) {
+      refuseExisting = async () => {
+        await checkOutputFolder(ctx.cwd, opts.output!, { force: false, inputs, datasetFolder: folder });
+      };
+    }
   }
   const taken = [...inputs, { full: outFull, what: "output" }];
   // --removed and --rehydrate: files of their own, beside (never inside) an output folder.
@@ -213,26 +256,65 @@ async function preflight(opts: SyncOptions, ctx: Context): Promise<Plan> {
     if (many && (full.startsWith(outFull + sep) || full.startsWith(`${outFull}.partial${sep}`))) {
       throw new UsageError(`the ${what} ${path} is inside the output folder ${opts.output}; write it beside the folder.`);
     }
+    // Each is written to `<name>.partial` first, which replaces whatever is there.
+    if (full === `${outFull}.partial` || outFull === `${full}.partial`) {
+      throw new UsageError(`the ${what} ${path} and the output ${shown(ctx.cwd, outFull)} would overwrite each other while being written (one is the other's .partial); choose another ${flag}.`);
+    }
     taken.push({ full, what });
     return full;
   };
   const removedFull = await sideFile(opts.removed, "removed file", "--removed");
   const rehydrateFull = await sideFile(opts.rehydrate, "rehydrate file", "--rehydrate");
   const ledgerFull = resolve(ctx.cwd, opts.ledger ?? join(dirname(outFull), LEDGER_FILE));
-  await checkLedger(ctx, ledgerFull, taken);
+  await checkLedger(ctx, ledgerFull, taken, many ? outFull : undefined);
   const resultsDir = opts.resultsDir !== undefined ? resolve(ctx.cwd, opts.resultsDir) : join(stateDir, "results");
   if (opts.resultsDir !== undefined) {
     const st = await lstat(resultsDir).catch(() => undefined);
     if (!st?.isDirectory()) throw new UsageError(`the results folder ${opts.resultsDir} does not exist or is not a folder; create it or choose another --results-dir.`);
+    // Found only at the download, an unwritable folder would fail the run after both jobs ran.
+    const probe = join(resultsDir, `.compliant-probe-${randomBytes(6).toString("hex")}`);
+    try {
+      await (await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close();
+      await unlink(probe);
+    } catch (err) {
+      throw new UsageError(`the results folder ${opts.resultsDir} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another --results-dir. Nothing was done.`);
+    }
   }
   if (resultsDir === outFull || resultsDir.startsWith(outFull + sep)) throw new UsageError(`the results folder is inside the output ${shown(ctx.cwd, outFull)}; choose another --results-dir.`);
-  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, rehydrateFull, ledgerFull, resultsDir, stateDir };
+  // Every file in a dataset folder is part of the dataset: the next sync would read an audit
+  // file, the ledger or a results file written there as records of the archive.
+  if (datasetFolder !== undefined) {
+    const inFolder: Array<[string | undefined, string]> = [
+      [removedFull && dirname(removedFull), "--removed"],
+      [rehydrateFull && dirname(rehydrateFull), "--rehydrate"],
+      [dirname(ledgerFull), "--ledger"],
+      [resultsDir, "--results-dir"],
+    ];
+    for (const [where, flag] of inFolder) {
+      if (where !== undefined && (where === datasetFolder || (await sameDir(where, datasetFolder)))) {
+        throw new UsageError(`${flag} would write inside the dataset folder ${shown(ctx.cwd, datasetFolder)}, and the next sync would read that file as part of the archive; write it beside the folder.`);
+      }
+    }
+  }
+  return { ds, datasetFull, outFull, inPlace: Boolean(opts.inPlace), removedFull, rehydrateFull, ledgerFull, resultsDir, stateDir, refuseExisting, datasetFiles };
+}
+
+async function sameDir(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 /** The ledger must be appendable now, so a run never does all the work and then fails on it. */
-async function checkLedger(ctx: Context, full: string, taken: Array<{ full: string; what: string }>): Promise<void> {
+async function checkLedger(ctx: Context, full: string, taken: Array<{ full: string; what: string }>, outFolder: string | undefined): Promise<void> {
   const name = shown(ctx.cwd, full);
   for (const t of taken) if (t.full === full) throw new UsageError(`the ledger ${name} is the ${t.what}; pass another --ledger.`);
+  // An output is first written to `<output>.partial`, which replaces whatever is there: the ledger.
+  for (const t of taken) {
+    if (t.what !== "dataset" && full === `${t.full}.partial`) throw new UsageError(`the ledger ${name} is where the ${t.what} is written before it is renamed into place, which would delete it; pass another --ledger.`);
+  }
+  if (outFolder !== undefined && (full.startsWith(outFolder + sep) || full.startsWith(`${outFolder}.partial${sep}`))) {
+    throw new UsageError(`the ledger ${name} is inside the output folder ${shown(ctx.cwd, outFolder)}, which holds the clean dataset only; write it beside the folder.`);
+  }
   const st = await lstat(full).catch(() => undefined);
   if (st) {
     if (!st.isFile()) throw new UsageError(`the ledger ${name} is not a regular file; pass another --ledger.`);
@@ -303,6 +385,8 @@ class SyncRun {
       }
       delete record.output;
     }
+    // Refused only now, with the interrupted run's output recognised above.
+    await plan.refuseExisting?.();
 
     const writers = { tweets: await IdFileWriter.create(store.idsFile("tweets")), users: await IdFileWriter.create(store.idsFile("users")) };
     let collected;
@@ -325,13 +409,30 @@ class SyncRun {
 
     if (record && record.dataset.sha256 !== collected.fingerprint.sha256) {
       ctx.log.warn(`${plan.ds.name} changed since the interrupted sync of ${record.startedAt}; starting a new sync (jobs of the earlier one are left as they are)`);
+      await this.dropFinishedRuns(record);
       record = undefined;
     }
     if (record) {
       ctx.log.info(`resuming the sync of ${plan.ds.name} started ${record.startedAt}`);
+      // A type still to download goes to the results folder of this run (the one recorded may be
+      // gone, or the reason the earlier run failed); a finished one stays where it was written.
+      let moved = false;
+      for (const type of TYPES) {
+        const there = join(plan.resultsDir, basename(record.results[type]));
+        if (record.finished[type] === undefined && there !== record.results[type]) {
+          record.results[type] = there;
+          moved = true;
+        }
+      }
+      if (moved) {
+        if (this.opts.resultsDir === undefined) await mkdir(plan.resultsDir, { recursive: true, mode: 0o700 });
+        await store.save(record);
+      }
     } else {
       const startedAt = new Date().toISOString();
-      const base = `${stampOf(startedAt)}-${basename(plan.datasetFull).replace(/[^A-Za-z0-9._-]/g, "_")}`;
+      // The run key in the name: two archives called the same, synced in the same second (cron
+      // starts them together), must not share (or overwrite) each other's results files.
+      const base = `${stampOf(startedAt)}-${store.key.slice(0, 8)}-${basename(plan.datasetFull).replace(/[^A-Za-z0-9._-]/g, "_")}`;
       record = {
         version: 1,
         key: store.key,
@@ -378,8 +479,10 @@ class SyncRun {
           stateDir: this.opts.stateDir,
           force: true,
           resultsInStateDir: true,
-          onFinished: async (summary) => {
+          resumeCommand: "compliant sync",
+          onFinished: async (summary, run) => {
             record.finished[type] = summary;
+            (record.states ??= {})[type] = run.stateKey;
             await this.store.save(record);
           },
         });
@@ -429,13 +532,16 @@ class SyncRun {
       const r = results[type];
       if (r) stages.push({ type, index: r.loaded.index });
     }
+    // A dataset with no IDs (empty, or blank lines) ran no job, but its clean copy is still
+    // written: the ledger names the output and its SHA-256, so the file must be there.
+    if (stages.length === 0) stages.push({ type: "tweets", index: new EventIndex() });
     let audit: Sink | undefined;
     let refetch: RehydrateList | undefined;
     let outcome;
     try {
       if (plan.removedFull !== undefined) audit = compressedByName(plan.removedFull, await atomicFileSink(plan.removedFull));
       if (plan.rehydrateFull !== undefined) refetch = new RehydrateList(await atomicFileSink(plan.rehydrateFull));
-      outcome = stages.length === 0 ? undefined : await applyStages(plan.ds, plan.outFull, stages, this.fmt, { removed: audit, rehydrate: refetch }, record.dataset, ctx);
+      outcome = await applyStages(plan.ds, plan.outFull, stages, this.fmt, { removed: audit, rehydrate: refetch }, record.dataset, ctx, plan.inPlace);
     } catch (err) {
       await audit?.abort();
       await refetch?.sink.abort();
@@ -445,13 +551,13 @@ class SyncRun {
     }
     const stageCounts = (type: JobType) => {
       const i = stages.findIndex((st) => st.type === type);
-      return i < 0 ? undefined : outcome!.stages[i];
+      return i < 0 ? undefined : outcome.stages[i];
     };
     const tweets = stageCounts("tweets");
     const users = stageCounts("users");
     const counted: Counted = {
       records: {
-        read: outcome?.records ?? 0,
+        read: outcome.records,
         removed_for_own_event: (tweets?.removedRecords ?? 0) + (users?.removedUsers ?? 0),
         removed_for_author: (users?.removedRecords ?? 0) - (users?.removedUsers ?? 0),
         scrubbed: (tweets?.scrubbedRecords ?? 0) + (users?.scrubbedRecords ?? 0),
@@ -463,18 +569,38 @@ class SyncRun {
     try {
       if (audit) await audit.commit();
       if (refetch) await refetch.sink.commit();
-      output = outcome
-        ? await outcome.commit(async (fp) => {
-            record.output = fp;
-            record.counts = counted;
-            await this.store.save(record);
-          })
-        : record.dataset;
+      output = await outcome.commit(async (fp) => {
+        record.output = fp;
+        record.counts = counted;
+        await this.store.save(record);
+      });
     } catch (err) {
-      await outcome?.abort();
+      await outcome.abort();
       throw err;
     }
     return this.finish(record, output, counted);
+  }
+
+  /**
+   * Removes what the `all` runs of the finished types may have left: a kill between this sync
+   * recording a type as finished and that run removing its own record leaves the record (and
+   * its locks), and the next sync of the same IDs would resume that finished job (last night's
+   * results) instead of making a new one. A run still holding its lock is left alone.
+   */
+  private async dropFinishedRuns(record: SyncRecord): Promise<void> {
+    for (const type of TYPES) {
+      const key = record.states?.[type];
+      if (key === undefined) continue;
+      const run = new StateStore(this.plan.stateDir, key);
+      const release = await run.lock(`cleanup after the sync of ${this.plan.ds.name}`).catch(() => undefined);
+      if (!release) continue;
+      try {
+        await run.remove();
+        await dropStaleResultsLock(run, record.results[type]);
+      } finally {
+        await release();
+      }
+    }
   }
 
   /** After a crash between the rename and the ledger line: the counts recorded with the output. */
@@ -499,7 +625,9 @@ class SyncRun {
       };
     };
     const finishedAt = new Date().toISOString();
-    const syncId = `${record.key}-${stampOf(record.startedAt)}`;
+    // To the millisecond: two syncs of one key can start in the same second (one with no job
+    // takes milliseconds), and a second-stamp made the second one look already recorded.
+    const syncId = `${record.key}-${record.startedAt.replace(/[-:]/g, "")}`;
     const entry: LedgerEntry = {
       ledger_version: 1,
       sync_id: syncId,
@@ -508,7 +636,7 @@ class SyncRun {
       tool: "compliant",
       tool_version: VERSION,
       api_origin: this.apiOrigin,
-      dataset: { path: plan.datasetFull, bytes: record.dataset.bytes, sha256: record.dataset.sha256, sha256_of: record.dataset.of },
+      dataset: { path: plan.datasetFull, ...(plan.datasetFiles ? { files: plan.datasetFiles } : {}), bytes: record.dataset.bytes, sha256: record.dataset.sha256, sha256_of: record.dataset.of },
       output: { path: plan.outFull, in_place: plan.inPlace, bytes: output.bytes, sha256: output.sha256, sha256_of: output.of },
       removed_file: plan.removedFull ?? null,
       rehydrate_file: plan.rehydrateFull ?? null,
@@ -516,13 +644,14 @@ class SyncRun {
       records: c.records,
     };
     // A run killed after its ledger line was written (before its record was removed) is done.
-    const already = (await readLedger(plan.ledgerFull, shown(ctx.cwd, plan.ledgerFull)).catch(() => undefined))?.find((e) => e.sync_id === syncId);
+    const already = await ledgerEntryFor(plan.ledgerFull, syncId);
     if (already) {
       ctx.log.info(`the ledger ${shown(ctx.cwd, plan.ledgerFull)} already records this sync (finished ${already.finished_at})`);
       entry.finished_at = already.finished_at;
     } else {
       await appendLedger(plan.ledgerFull, entry);
     }
+    await this.dropFinishedRuns(record);
     await this.store.remove();
     const summary: SyncSummary = {
       dataset: plan.ds.name,
@@ -553,6 +682,8 @@ export function syncText(s: SyncSummary): string {
     `users: ${t.users.ids_checked} IDs checked${jobs(t.users.jobs)}, ${t.users.ids_needing_action} needing action`,
     `records: ${r.read} read; removed ${r.removed_for_own_event} for their own event and ${r.removed_for_author} for their author's; scrubbed ${r.scrubbed}${r.rehydrate ? `; ${r.rehydrate} kept out of date (edited: ${s.rehydrate_file ? `IDs listed in ${s.rehydrate_file}` : "pass --rehydrate <file> to list them for fetching again"})` : ""}`,
     `wrote ${s.output}${s.in_place ? " (in place)" : ""}${[s.removed_file, s.rehydrate_file].filter((f) => f !== null).map((f) => ` and ${f}`).join("")}; recorded in ${s.ledger}`,
-    "",
-  ].join("\n");
+  ]
+    .map(forTerminal)
+    .concat("")
+    .join("\n");
 }
