@@ -61,24 +61,18 @@ export type IdReading = DatasetType | "both";
 
 /**
  * Both kinds of ID of a record, from one parse (sync): its Post IDs and its user IDs as
- * recordIds gives them. A record is invalid only when it has neither (a Post with no author has
- * Post IDs and no user ID; a user object the reverse).
+ * recordIds gives them. A Post with no author has Post IDs and no user ID; a user object the
+ * reverse, and without its own ID it is invalid, as a Post without one is.
  */
 export function bothIds(v: unknown): { tweets: string[]; users: string[] } {
-  let tweets: string[] = [];
+  // A record that is not a user object must have a Post ID; a user object must have its own ID;
+  // a Post that names no author simply has no user ID.
+  const tweets = recordIds(v, "tweets");
   let users: string[] = [];
-  let failed: InvalidRecord | undefined;
-  try {
-    tweets = recordIds(v, "tweets");
-  } catch (err) {
-    if (!(err instanceof InvalidRecord)) throw err;
-    failed = err;
-  }
   try {
     users = recordIds(v, "users");
   } catch (err) {
-    if (!(err instanceof InvalidRecord)) throw err;
-    if (failed) throw failed;
+    if (!(err instanceof InvalidRecord) || (isObject(v) && isUserObject(v))) throw err;
   }
   return { tweets, users };
 }
