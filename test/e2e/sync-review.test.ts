@@ -482,3 +482,17 @@ test("a users CSV (id, username, no text): its user IDs are not taken for Post I
   assert.equal(applied.code, 0, applied.stderr);
   assert.equal(await readFile(join(dir, "same.csv"), "utf8"), csv);
 });
+
+test("history on a ledger path that is a FIFO or a folder is exit 2 at once (a monitoring job must not hang)", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-hist-fifo-");
+  const { execFileSync } = await import("node:child_process");
+  execFileSync("mkfifo", [join(dir, "ledger.fifo")]);
+  await mkdir(join(dir, "folder"));
+  for (const ledgerPath of ["ledger.fifo", "folder"]) {
+    const started = Date.now();
+    const r = await runCli(["history", "--ledger", ledgerPath], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /not a regular file/);
+    assert.ok(Date.now() - started < 5000);
+  }
+});
