@@ -183,7 +183,7 @@ export class CsvApplier {
     }
     if (r.unclosed) return this.bad(r, "a quoted field is not closed");
     const cols = this.columns;
-    if (cols.usersOnly) {
+    if (cols.noKey) {
       this.keep(r);
       return;
     }

@@ -87,14 +87,22 @@ export interface CsvColumns {
   geo: number[];
   /** Column names (decoded header). */
   names: string[];
-  /** Read for Posts, a users CSV: it holds no Post ID, and every row is kept as it is. */
-  usersOnly?: boolean;
+  /**
+   * No column holds this reading's key (read for Posts, a users CSV; read for users with
+   * `optionalAuthor`, a CSV without an author column): no ID is taken, every row is kept as it is.
+   */
+  noKey?: boolean;
 }
 
 /** What the user asked for with --id-column / --user-column. */
 export interface CsvColumnChoice {
   idColumn?: string;
   userColumn?: string;
+  /**
+   * sync reads every file for users as well: a CSV with no author column then has no user to
+   * check (its rows are judged by their Post IDs), instead of being an error. Not a CLI flag.
+   */
+  optionalAuthor?: boolean;
 }
 
 /** Is this decoded first line a header with a column `compliant` can take IDs from? */
@@ -150,13 +158,14 @@ export function csvColumns(names: readonly string[], type: DatasetType, choice: 
       author = post;
       // Its `id` is a user's, not a Post's: Post results never touch its rows (as for JSON user
       // objects), unless --id-column says which column holds Post IDs.
-      if (type === "tweets" && choice.idColumn === undefined) return { ...columnsOf(names, rtweet, -1, author), usersOnly: true };
+      if (type === "tweets" && choice.idColumn === undefined) return { ...columnsOf(names, rtweet, -1, author), noKey: true };
     }
   }
   if (type === "tweets" && post < 0) {
     throw new UsageError(`no Post ID column in the header of ${dataset} (it has ${listed(names)}); name it with --id-column <name>.`);
   }
   if (type === "users" && author < 0) {
+    if (choice.optionalAuthor && choice.userColumn === undefined) return { ...columnsOf(names, rtweet, post, -1), noKey: true };
     throw new UsageError(`no user ID column in the header of ${dataset} (it has ${listed(names)}); name it with --user-column <name>.`);
   }
   return columnsOf(names, rtweet, post, author);

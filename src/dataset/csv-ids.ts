@@ -52,7 +52,7 @@ export class CsvIdReader {
       return;
     }
     const cols = this.columns;
-    if (cols.usersOnly) return;
+    if (cols.noKey) return;
     const keyCol = this.type === "tweets" ? cols.post : cols.author;
     idSpan(r, keyCol, this.span);
     if (this.span[0] < 0) {

@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import { CliError, ExitCode, UsageError } from "../errors.js";
 import type { Fingerprint } from "./sync-dataset.js";
 
@@ -111,8 +111,12 @@ export async function ledgerEntryFor(path: string, syncId: string): Promise<Ledg
 export async function readLedger(path: string, shown: string): Promise<LedgerEntry[] | undefined> {
   let text: string;
   try {
+    // A FIFO would block the read until something writes to it: a monitoring job would hang.
+    const st = await stat(path);
+    if (!st.isFile()) throw new UsageError(`the ledger ${shown} is not a regular file; pass the ledger file with --ledger.`);
     text = await readFile(path, "utf8");
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new UsageError(`cannot read the ledger ${shown} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
   }

@@ -367,7 +367,7 @@ class SyncRun {
   ) {}
 
   private get fmt() {
-    return { format: this.opts.format, choice: { idColumn: this.opts.idColumn, userColumn: this.opts.userColumn } };
+    return { format: this.opts.format, choice: { idColumn: this.opts.idColumn, userColumn: this.opts.userColumn, optionalAuthor: true } };
   }
 
   async go(): Promise<SyncSummary> {

@@ -488,3 +488,37 @@ test("a users CSV (id, username, no text): its user IDs are not taken for Post I
   assert.equal(applied.code, 0, applied.stderr);
   assert.equal(await readFile(join(dir, "same.csv"), "utf8"), csv);
 });
+
+test("history on a ledger path that is a FIFO or a folder is exit 2 at once (a monitoring job must not hang)", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-hist-fifo-");
+  const { execFileSync } = await import("node:child_process");
+  execFileSync("mkfifo", [join(dir, "ledger.fifo")]);
+  await mkdir(join(dir, "folder"));
+  for (const ledgerPath of ["ledger.fifo", "folder"]) {
+    const started = Date.now();
+    const r = await runCli(["history", "--ledger", ledgerPath], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /not a regular file/);
+    assert.ok(Date.now() - started < 5000);
+  }
+});
+
+test("a CSV with no author column (id and text only) is checked by its Post IDs instead of refused", async (t) => {
+  const dir = await tempDir(t, "compliant-syncrev-csv-noauthor-");
+  const emu = await emulatorFor(t, { flow: "api" });
+  await writeFile(join(dir, "posts.csv"), `id,text\n${P("100")},deleted\n${P("250")},kept\n`);
+  await mkdir(join(dir, "mixed"));
+  await writeFile(join(dir, "mixed", "posts.csv"), `id,text\n${P("100")},deleted\n${P("250")},kept\n`);
+  await writeFile(join(dir, "mixed", "more.jsonl"), line({ id: P("150"), author_id: U("001"), text: "by a deleted user" }) + line({ id: P("251"), author_id: U("060"), text: "kept" }));
+  const r = await runCli(SYNC("posts.csv", "-o", "clean.csv"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(dir, "clean.csv"), "utf8"), `id,text\n${P("250")},kept\n`);
+  // Beside a file with authors (so a users job runs), its rows are kept by the users results.
+  const m = await runCli(SYNC("mixed", "-o", "mixed-clean"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(await readFile(join(dir, "mixed-clean", "posts.csv"), "utf8"), `id,text\n${P("250")},kept\n`);
+  assert.equal(await readFile(join(dir, "mixed-clean", "more.jsonl"), "utf8"), line({ id: P("251"), author_id: U("060"), text: "kept" }));
+  // A --user-column the header lacks is still an error.
+  const named = await runCli(SYNC("posts.csv", "-o", "named.csv", "--user-column", "who"), { cwd: dir, env: emuEnv(emu) });
+  assert.equal(named.code, 2, named.stderr);
+});
