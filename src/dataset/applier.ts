@@ -44,6 +44,11 @@ export function zeroCounts(): ApplierCounts {
   };
 }
 
+/** Adds one file's counts to a run's total (several files, or sync's stages over several files). */
+export function addCounts(total: ApplierCounts, c: ApplierCounts): void {
+  for (const k of Object.keys(total) as Array<keyof ApplierCounts>) total[k] += c[k];
+}
+
 const NL = Buffer.from("\n");
 const CRNL = Buffer.from("\r\n");
 

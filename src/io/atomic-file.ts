@@ -266,6 +266,18 @@ export function gzipSink(inner: Sink): Sink {
   };
 }
 
+/** A whole file written through its `.partial` and renamed into place (an output folder's files). */
+export async function writeFileAtomically(full: string, pieces: Buffer[]): Promise<void> {
+  const sink = await atomicFileSink(full);
+  try {
+    await sink.write(pieces);
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
 /** A sink chosen when it is first used (after the input has shown what it is), not when it is made. */
 export function deferredSink(choose: () => Sink): Sink {
   let sink: Sink | undefined;

@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { IdSet } from "../io/id-set.js";
 import { LineSplitter } from "../io/lines.js";
 import type { StreamApplier as UnitApplier } from "../dataset/chain.js";
 import type { Sink } from "../io/atomic-file.js";
@@ -201,4 +202,19 @@ export async function applyStream(source: AsyncIterable<Buffer>, applier: FileAp
   }
   applier.end();
   await flush();
+}
+
+/** `--rehydrate`: the IDs of records kept out of date (action rehydrate), each once over the run. */
+export class RehydrateList {
+  private readonly listed = new IdSet();
+  count = 0;
+  constructor(readonly sink: Sink) {}
+
+  /** Takes newline-ended ID lines (as the appliers give them). */
+  async write(pieces: Buffer[]): Promise<void> {
+    if (pieces.length === 0) return;
+    const ids = Buffer.concat(pieces).toString("latin1").split("\n").filter((id) => id !== "" && this.listed.add(id));
+    this.count += ids.length;
+    if (ids.length > 0) await this.sink.write([Buffer.from(`${ids.join("\n")}\n`, "latin1")]);
+  }
 }

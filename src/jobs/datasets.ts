@@ -3,19 +3,18 @@ import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { inputFrom, inputName, readInput } from "../io/input.js";
-import { atomicFileSink, compressedByName, streamSink, type Sink } from "../io/atomic-file.js";
+import { atomicFileSink, compressedByName, streamSink, writeFileAtomically, type Sink } from "../io/atomic-file.js";
 import { shown } from "../io/target.js";
-import type { ApplierCounts } from "../dataset/applier.js";
 import { applyToPageFiles, checkOutputFolder, pageIds, planDatasets, readPage, StagedFolder, type DatasetPlan } from "../dataset/folder.js";
 import { invalidDatasetError } from "../dataset/invalid.js";
-import { zeroCounts } from "../dataset/applier.js";
+import { addCounts, zeroCounts } from "../dataset/applier.js";
 import { CsvApplier } from "../dataset/csv-applier.js";
 import { detectFileFormat } from "../dataset/format.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import { checkOutputFile } from "../dataset/output.js";
 import type { IdsOptions } from "./ids.js";
 import { buildSummary, describe, loadAndWarn, type ApplyOptions } from "./apply.js";
-import { applyStream, checkFormatFlags, columnChoice, datasetApplier, extractDataset, type FileApplier, type FormatOptions } from "./dataset-file.js";
+import { applyStream, checkFormatFlags, columnChoice, datasetApplier, extractDataset, RehydrateList, type FileApplier, type FormatOptions } from "./dataset-file.js";
 
 // `ids` and `apply` on a dataset of several files: files named on the command line, a folder of
 // dataset files, or an academictwitteR folder (dataset/folder.ts). Each file goes through the
@@ -146,9 +145,6 @@ class RemovedFile {
   }
 }
 
-function add(total: ApplierCounts, c: ApplierCounts): void {
-  for (const k of Object.keys(total) as Array<keyof ApplierCounts>) total[k] += c[k];
-}
 
 /**
  * `compliant apply` on several files or a folder: each file is written to the same name in the
@@ -195,20 +191,14 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
   const results = await loadAndWarn(resultsIn, resultsName, datasetName, rehydrateFull !== undefined, Boolean(opts.strict), ctx);
 
   const total = zeroCounts();
-  const listed = new IdSet();
   let unit = "line";
   const staged = await StagedFolder.create(outFull);
   let audit: Sink | undefined;
-  let refetch: Sink | undefined;
-  const writeRehydrate = async (pieces: Buffer[]) => {
-    if (!refetch || pieces.length === 0) return;
-    const ids = Buffer.concat(pieces).toString("latin1").split("\n").filter((id) => id !== "" && listed.add(id));
-    if (ids.length > 0) await refetch.write([Buffer.from(`${ids.join("\n")}\n`, "latin1")]);
-  };
+  let refetch: RehydrateList | undefined;
   const invalidKept: string[] = [];
   try {
     if (removedFull !== undefined) audit = compressedByName(removedFull, await atomicFileSink(removedFull));
-    if (rehydrateFull !== undefined) refetch = await atomicFileSink(rehydrateFull);
+    if (rehydrateFull !== undefined) refetch = new RehydrateList(await atomicFileSink(rehydrateFull));
     if (plan.kind === "academictwitter") {
       unit = "Post";
       const rehydrateIds: string[] = [];
@@ -216,11 +206,11 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
         if (ctx.signal.aborted) throw ctx.signal.reason;
         const read = await readPage(page, datasetName);
         const out = applyToPageFiles(read, opts.type, results.index, total, (id) => rehydrateIds.push(id));
-        await writeRehydrate([Buffer.from(rehydrateIds.map((id) => `${id}\n`).join(""), "latin1")]);
+        await refetch?.write([Buffer.from(rehydrateIds.map((id) => `${id}\n`).join(""), "latin1")]);
         rehydrateIds.length = 0;
         if (audit) await audit.write(out.removed.map((r) => Buffer.from(`${stringifyLossless(r)}\n`)));
-        if (out.data) await writeFile(staged.path(page.data.base), out.data);
-        if (out.users && page.users) await writeFile(staged.path(page.users.base), out.users);
+        if (out.data) await writeFileAtomically(staged.path(page.data.base), out.data);
+        if (out.users && page.users) await writeFileAtomically(staged.path(page.users.base), out.users);
         ctx.log.progress(`applied results to ${plan.pages.indexOf(page) + 1} of ${plan.pages.length} pages of ${datasetName}`);
       }
       for (const other of plan.others) await copyFile(other.full, staged.path(other.base));
@@ -236,7 +226,7 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
           await applyStream(
             readInput({ kind: "file", path: f.full }, ctx.stdin, f.name),
             applier,
-            { out, removed: removedFile?.of(applier, f.name), rehydrate: refetch && { write: writeRehydrate } },
+            { out, removed: removedFile?.of(applier, f.name), rehydrate: refetch },
             ctx.signal,
             () => ctx.log.progress(`applied results to ${applier.counts.lines.toLocaleString("en-US")} ${words} of ${f.name}`),
           );
@@ -251,15 +241,15 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
         }
         if (plan.files.length === 1) unit = applier.unit;
         else unit = "record";
-        add(total, applier.counts);
+        addCounts(total, applier.counts);
       }
     }
     if (audit) await audit.commit();
-    if (refetch) await refetch.commit();
+    if (refetch) await refetch.sink.commit();
     await staged.commit();
   } catch (err) {
     await audit?.abort();
-    await refetch?.abort();
+    await refetch?.sink.abort();
     await staged.abort();
     throw err;
   } finally {
@@ -273,7 +263,7 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
       output: shown(ctx.cwd, outFull),
       removed_file: removedFull === undefined ? null : shown(ctx.cwd, removedFull),
       rehydrate_file: rehydrateFull === undefined ? null : shown(ctx.cwd, rehydrateFull),
-      rehydrate_ids: listed.size,
+      rehydrate_ids: refetch?.count ?? 0,
       type: opts.type,
       seconds: (Date.now() - started) / 1000,
     }),
@@ -283,15 +273,4 @@ export async function runApplyMany(opts: ApplyOptions & { type: "tweets" | "user
   else ctx.log.info(describe(summary, unit));
 }
 
-/** One file of the output folder, written whole (`.partial` then renamed). */
-async function writeFile(full: string, pieces: Buffer[]): Promise<void> {
-  const sink = await atomicFileSink(full);
-  try {
-    await sink.write(pieces);
-    await sink.commit();
-  } catch (err) {
-    await sink.abort();
-    throw err;
-  }
-}
 

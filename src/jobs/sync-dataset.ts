@@ -1,14 +1,14 @@
 import { createHash, type Hash } from "node:crypto";
-import { copyFile, open, readFile, stat, type FileHandle } from "node:fs/promises";
+import { copyFile, open, readdir, readFile, stat, type FileHandle } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { CliError, ExitCode } from "../errors.js";
 import { IdSet } from "../io/id-set.js";
 import { readInput } from "../io/input.js";
 import { tee } from "../io/tee.js";
-import { atomicFileSink, compressedByName, gzipSink, type Sink } from "../io/atomic-file.js";
+import { atomicFileSink, compressedByName, gzipSink, writeFileAtomically, type Sink } from "../io/atomic-file.js";
 import { ChainApplier } from "../dataset/chain.js";
 import type { CsvColumnChoice } from "../dataset/csv-columns.js";
-import { zeroCounts, type ApplierCounts } from "../dataset/applier.js";
+import { addCounts, zeroCounts, type ApplierCounts } from "../dataset/applier.js";
 import type { EventIndex } from "../dataset/event-index.js";
 import { applyToPageFiles, pageIds, parsePage, readPage, StagedFolder, type DatasetFile, type DatasetPlan } from "../dataset/folder.js";
 import { detectFormat, type DatasetFormat } from "../dataset/format.js";
@@ -16,7 +16,7 @@ import { invalidDatasetError, type InvalidLines } from "../dataset/invalid.js";
 import { stringifyLossless } from "../dataset/json-lossless.js";
 import { transferText } from "../output/render.js";
 import type { DatasetType } from "../dataset/record-shape.js";
-import { applyStream, datasetApplier, extract, extractDataset } from "./dataset-file.js";
+import { applyStream, datasetApplier, extract, extractDataset, RehydrateList } from "./dataset-file.js";
 
 // The dataset side of `compliant sync`: one read that collects every Post ID and every user ID
 // (and the dataset's SHA-256), and one pass that applies both result sets (dataset/chain.ts).
@@ -192,29 +192,19 @@ export async function collectIds(ds: SyncDataset, fmt: FormatChoice, into: Recor
   return judged({ fingerprint: manifest(entries), records });
 }
 
+/** Size and SHA-256 of bytes held whole (an academictwitteR page, a file of a folder). */
+function digestOf(buf: Buffer): { bytes: number; sha256: string } {
+  return { bytes: buf.length, sha256: createHash("sha256").update(buf).digest("hex") };
+}
+
 function fileEntry(f: DatasetFile, buf: Buffer): { base: string; sha256: string; bytes: number } {
-  return { base: f.base, bytes: buf.length, sha256: createHash("sha256").update(buf).digest("hex") };
+  return { base: f.base, ...digestOf(buf) };
 }
 
 /** What an apply writes beside the output: removed records (`--removed`) and rehydrate IDs (`--rehydrate`). */
 export interface Side {
   removed: Sink | undefined;
   rehydrate: RehydrateList | undefined;
-}
-
-/** `--rehydrate`: the IDs of records kept out of date (action rehydrate), each once over the run. */
-export class RehydrateList {
-  private readonly listed = new IdSet();
-  count = 0;
-  constructor(readonly sink: Sink) {}
-
-  /** Takes newline-ended ID lines (as the appliers give them). */
-  async write(pieces: Buffer[]): Promise<void> {
-    if (pieces.length === 0) return;
-    const ids = Buffer.concat(pieces).toString("latin1").split("\n").filter((id) => id !== "" && this.listed.add(id));
-    this.count += ids.length;
-    if (ids.length > 0) await this.sink.write([Buffer.from(`${ids.join("\n")}\n`, "latin1")]);
-  }
 }
 
 /** One result set to apply: its type and index. */
@@ -381,10 +371,10 @@ export async function applyStages(
           users = out.users ? Buffer.concat(out.users) : undefined;
         }
         if (data !== undefined) {
-          await writeWhole(staged.path(page.data.base), data);
+          await writeFileAtomically(staged.path(page.data.base), [data]);
           outEntries.push(fileEntry(page.data, data));
           if (users !== undefined && page.users) {
-            await writeWhole(staged.path(page.users.base), users);
+            await writeFileAtomically(staged.path(page.users.base), [users]);
             outEntries.push(fileEntry(page.users, users));
           }
         }
@@ -426,21 +416,6 @@ export async function applyStages(
   };
 }
 
-function addCounts(total: ApplierCounts, c: ApplierCounts): void {
-  for (const k of Object.keys(total) as Array<keyof ApplierCounts>) total[k] += c[k];
-}
-
-async function writeWhole(full: string, data: Buffer): Promise<void> {
-  const sink = await atomicFileSink(full);
-  try {
-    await sink.write([data]);
-    await sink.commit();
-  } catch (err) {
-    await sink.abort();
-    throw err;
-  }
-}
-
 /** The fingerprint of what is at `full` now (a file's bytes, or a folder's manifest), or undefined if nothing is there. */
 export async function fingerprintOf(full: string, kind: "file" | "manifest"): Promise<Fingerprint | undefined> {
   if (kind === "file") {
@@ -458,7 +433,6 @@ export async function fingerprintOf(full: string, kind: "file" | "manifest"): Pr
       await fh.close().catch(() => undefined);
     }
   }
-  const { readdir } = await import("node:fs/promises");
   const names = await readdir(full, { withFileTypes: true }).catch(() => undefined);
   if (!names) return undefined;
   const entries = [];
@@ -467,6 +441,5 @@ export async function fingerprintOf(full: string, kind: "file" | "manifest"): Pr
 }
 
 async function fileDigest(full: string): Promise<{ bytes: number; sha256: string }> {
-  const buf = await readFile(full);
-  return { bytes: buf.length, sha256: createHash("sha256").update(buf).digest("hex") };
+  return digestOf(await readFile(full));
 }

@@ -18,9 +18,10 @@ import { sharedProgress } from "../output/log.js";
 import type { RunSummary } from "../output/render.js";
 import { VERSION } from "../version.js";
 import { runAll } from "./all.js";
+import { RehydrateList } from "./dataset-file.js";
 import { appendLedger, LEDGER_FILE, ledgerEntryFor, type LedgerEntry, type LedgerTypeEntry } from "./ledger.js";
 import { dropStaleResultsLock, lockInStateDir, StateStore } from "./state.js";
-import { applyStages, collectIds, fingerprintOf, IdFileWriter, RehydrateList, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
+import { applyStages, collectIds, fingerprintOf, IdFileWriter, type Fingerprint, type Stage, type SyncDataset } from "./sync-dataset.js";
 
 /** What `compliant sync` is told (commands/sync.ts declares and checks the flags). */
 export interface SyncOptions {
